@@ -1,0 +1,153 @@
+"""What every reader returns: samples of (C, T, V, M) arrays with labels and metadata.
+
+Readers are generators of `Sample`s (streaming over large folders) plus a list of skipped
+files with reasons; `SkeletonSet` collects them. Arrays are float32, metres, y up unless the
+reader's docstring says otherwise; absent persons and lost frames are all-zero and the
+sample's metadata says which frames were lost or filled.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ela.errors import DataFormatError
+from ela.skeleton.layout import Layout
+
+
+@dataclass
+class Sample:
+    """One sequence: `data` (C, T, V, M) float32, integer `labels` by label name, `meta`."""
+
+    data: np.ndarray
+    labels: dict[str, int] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return int(self.data.shape[1])
+
+
+@dataclass
+class SkeletonSet:
+    """A dataset read into memory: samples, their layout, label names and skipped files."""
+
+    samples: list[Sample]
+    layout: Layout
+    label_names: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    fps: float | None = None
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def labels(self, key: str) -> np.ndarray:
+        """(N,) int64 labels called `key` (e.g. ``"action"``, ``"content"``, ``"style"``)."""
+        try:
+            return np.array([s.labels[key] for s in self.samples], dtype=np.int64)
+        except KeyError:
+            have = sorted(self.label_names) or sorted({k for s in self.samples for k in s.labels})
+            raise DataFormatError(self.source, f"no label {key!r}; labels here: {have}") from None
+
+    def meta(self, key: str) -> list[Any]:
+        """Per-sample metadata values for `key` (None where a sample lacks it)."""
+        return [s.meta.get(key) for s in self.samples]
+
+    def subset(self, indices) -> SkeletonSet:
+        """A new set holding the samples at `indices` (same layout and label names)."""
+        return SkeletonSet(
+            samples=[self.samples[int(i)] for i in indices], layout=self.layout,
+            label_names=self.label_names, skipped=list(self.skipped), fps=self.fps,
+            source=self.source,
+        )
+
+    def to_array(self, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Zero-padded (N, C, T, V, M) float32 array and (N,) lengths.
+
+        T is `frames` (longer samples are cut) or the longest sample.
+        """
+        if not self.samples:
+            raise DataFormatError(self.source, "no samples to stack")
+        c = self.samples[0].data.shape[0]
+        v = self.layout.num_joints
+        m = max(s.data.shape[3] for s in self.samples)
+        t = frames or max(s.frames for s in self.samples)
+        out = np.zeros((len(self.samples), c, t, v, m), dtype=np.float32)
+        lengths = np.zeros(len(self.samples), dtype=np.int64)
+        for i, s in enumerate(self.samples):
+            k = min(t, s.frames)
+            out[i, :, :k, :, : s.data.shape[3]] = s.data[:, :k]
+            lengths[i] = k
+        return out, lengths
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for `ela data info`: samples, joints, frames, persons, labels, skipped."""
+        frames = np.array([s.frames for s in self.samples]) if self.samples else np.zeros(1)
+        label_counts = {}
+        for key, names in self.label_names.items():
+            counts = Counter(s.labels.get(key) for s in self.samples)
+            label_counts[key] = {
+                (names[k] if k is not None and 0 <= k < len(names) else str(k)): n
+                for k, n in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0]))
+            }
+        return {
+            "source": self.source,
+            "samples": len(self.samples),
+            "layout": self.layout.name,
+            "joints": self.layout.num_joints,
+            "channels": int(self.samples[0].data.shape[0]) if self.samples else 0,
+            "frames": {"min": int(frames.min()), "median": float(np.median(frames)),
+                       "max": int(frames.max())},
+            "persons": dict(Counter(int((np.abs(s.data).sum(axis=(0, 1, 2)) > 0).sum())
+                                    for s in self.samples)),
+            "fps": self.fps,
+            "labels": label_counts,
+            "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+        }
+
+
+Reader = Callable[..., "ReadResult"]
+
+
+@dataclass
+class ReadResult:
+    """A streaming read: iterate `samples`; `skipped` fills up as bad files are met."""
+
+    samples: Iterator[Sample]
+    layout: Layout
+    label_names: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    fps: float | None = None
+    source: str = ""
+
+    def collect(self) -> SkeletonSet:
+        samples = list(self.samples)
+        return SkeletonSet(samples, self.layout, self.label_names, self.skipped, self.fps,
+                           self.source)
+
+
+def iter_files(path: str | Path, pattern: str) -> list[Path]:
+    """Sorted files under `path` matching `pattern` (or `path` itself if it is a file)."""
+    p = Path(path)
+    if not p.exists():
+        raise DataFormatError(p, "no such file or folder")
+    if p.is_file():
+        return [p]
+    files = sorted(f for f in p.rglob(pattern) if f.is_file())
+    if not files:
+        raise DataFormatError(p, f"folder holds no {pattern} files")
+    return files
+
+
+def check_finite(path: str | Path, data: np.ndarray) -> np.ndarray:
+    """Raise DataFormatError if `data` holds NaN or inf; return it as float32."""
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        raise DataFormatError(path, f"{bad} coordinate values are NaN or infinite")
+    return data.astype(np.float32, copy=False)

@@ -1,0 +1,104 @@
+"""Differentiable skeleton features on (N, C, T, V, M) tensors.
+
+C holds the coordinates (the first 3 are x, y, z in metres), T frames, V joints, M persons.
+Index tensors come from the `Layout` once per (layout, device) and are cached. Masks mark
+valid elements: a frame beyond a sample's `lengths`, or a person slot that is all zeros in a
+frame (absent person / lost tracking), is invalid, and so is every feature touching it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from ela.skeleton.layout import Layout
+
+
+@lru_cache(maxsize=64)
+def _indices(layout: Layout, device: str) -> dict[str, torch.Tensor]:
+    bones = layout.bones
+    angles = layout.angles
+    dev = torch.device(device)
+    return {
+        "bone_child": torch.tensor([c for c, _ in bones], dtype=torch.long, device=dev),
+        "bone_parent": torch.tensor([p for _, p in bones], dtype=torch.long, device=dev),
+        "angle_a": torch.tensor([a for a, _, _ in angles], dtype=torch.long, device=dev),
+        "angle_b": torch.tensor([b for _, b, _ in angles], dtype=torch.long, device=dev),
+        "angle_c": torch.tensor([c for _, _, c in angles], dtype=torch.long, device=dev),
+    }
+
+
+def layout_indices(layout: Layout, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Cached index tensors (bones and angle triplets) of `layout` on `device`."""
+    return _indices(layout, str(torch.device(device)))
+
+
+def frame_mask(lengths: torch.Tensor | None, n: int, t: int, device=None) -> torch.Tensor:
+    """(N, T) bool: True on the first lengths[i] frames of sample i (all True if None)."""
+    if lengths is None:
+        return torch.ones(n, t, dtype=torch.bool, device=device)
+    lengths = torch.as_tensor(lengths, device=device)
+    return torch.arange(t, device=device)[None, :] < lengths[:, None]
+
+
+def valid_mask(x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, T, M) bool: frame within the sample's length and person present (non-zero)."""
+    n, _, t, _, _ = x.shape
+    present = x[:, :3].detach().abs().sum(dim=(1, 3)) > 0  # (N, T, M)
+    return present & frame_mask(lengths, n, t, x.device)[:, :, None]
+
+
+def bone_vectors(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(N, 3, T, B, M) bone vectors child − parent for the layout's non-zero bones."""
+    idx = layout_indices(layout, x.device)
+    xyz = x[:, :3]
+    return xyz[:, :, :, idx["bone_child"]] - xyz[:, :, :, idx["bone_parent"]]
+
+
+def _safe_norm(v: torch.Tensor, dim: int, eps: float = 1e-12) -> torch.Tensor:
+    """Euclidean norm whose gradient stays finite at v = 0."""
+    return torch.sqrt((v * v).sum(dim=dim) + eps)
+
+
+def bone_lengths(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(N, T, B, M) bone lengths in the units of x."""
+    return _safe_norm(bone_vectors(x, layout), dim=1)
+
+
+def bone_angles(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(N, T, A, M) angles in radians at the layout's joint-angle triplets (a, b, c).
+
+    atan2(|u × v|, u · v) with u = a − b, v = c − b: well conditioned near 0 and π, unlike
+    arccos of a normalised dot product.
+    """
+    idx = layout_indices(layout, x.device)
+    xyz = x[:, :3]
+    b = xyz[:, :, :, idx["angle_b"]]
+    u = xyz[:, :, :, idx["angle_a"]] - b
+    v = xyz[:, :, :, idx["angle_c"]] - b
+    cross = _safe_norm(torch.linalg.cross(u, v, dim=1), dim=1)
+    dot = (u * v).sum(dim=1)
+    return torch.atan2(cross, dot)
+
+
+def joint_speeds(x: torch.Tensor) -> torch.Tensor:
+    """(N, T−1, V, M) per-frame joint displacement ‖x[t+1] − x[t]‖ (units per frame)."""
+    xyz = x[:, :3]
+    return _safe_norm(xyz[:, :, 1:] - xyz[:, :, :-1], dim=1)
+
+
+def joint_accelerations(x: torch.Tensor) -> torch.Tensor:
+    """(N, T−2, V, M) norm of the second temporal difference (units per frame²)."""
+    xyz = x[:, :3]
+    return _safe_norm(xyz[:, :, 2:] - 2 * xyz[:, :, 1:-1] + xyz[:, :, :-2], dim=1)
+
+
+def speed_mask(mask: torch.Tensor) -> torch.Tensor:
+    """(N, T−1, M) from an (N, T, M) frame mask: both frames of the difference valid."""
+    return mask[:, 1:] & mask[:, :-1]
+
+
+def acceleration_mask(mask: torch.Tensor) -> torch.Tensor:
+    """(N, T−2, M) from an (N, T, M) frame mask: all three frames valid."""
+    return mask[:, 2:] & mask[:, 1:-1] & mask[:, :-2]
