@@ -1,0 +1,151 @@
+"""NTU RGB+D `.skeleton` text files (Kinect v2, 25 joints).
+
+File layout: the frame count; per frame a body count; per body a 10-value info line (body id
+first), the joint count (25) and 25 lines of 12 values (x y z, depth x y, colour x y,
+orientation w x y z, tracking state). Output per file: (3, T, 25, 2) float32 camera-space
+metres — x as Kinect gives it, y up, z depth away from the camera. Bodies are tracked by
+their body id; the two most active ones are kept (activity as in 2s-AGCN: the sum over x, y,
+z of the standard deviation of the joints over the frames the body appears in), most active
+first; the second slot is all-zero when only one person is present. Frames with no body are
+all-zero and listed in ``meta["lost_frames"]``.
+
+Labels: ``"action"`` = A − 1 from the name ``SsssCcccPpppRrrrAaaa`` (names are the codes
+``A001`` … ``A120``). Meta: name, file, setup, camera, performer (= subject), replication.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ela.errors import DataFormatError
+from ela.io._common import ntu_action_names, read_text, single_or_stream, to_int
+from ela.io.base import ReadResult, Sample, iter_files
+from ela.skeleton.layouts import get_layout
+
+NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
+NUM_JOINTS = 25
+MAX_BODIES = 2
+FPS = 30.0
+
+
+def parse_name(name: str) -> dict[str, int] | None:
+    """Setup, camera, performer/subject, replication and action (1-based) from an NTU name."""
+    m = NAME_RE.search(name)
+    if m is None:
+        return None
+    s, c, p, r, a = (int(g) for g in m.groups())
+    return {"setup": s, "camera": c, "performer": p, "subject": p, "replication": r,
+            "action_code": a}
+
+
+def _block(path: Path, lines: list[str], start: int, rows: int, cols: int) -> np.ndarray:
+    """Parse `rows` lines of `cols` numbers starting at 0-based line `start`."""
+    chunk = lines[start:start + rows]
+    if len(chunk) < rows:
+        raise DataFormatError(path, "file ends inside a body's joint block (truncated?)",
+                              len(lines) + 1)
+    for k, text in enumerate(chunk):
+        if len(text.split()) != cols:
+            raise DataFormatError(
+                path, f"expected {cols} values per joint line, got {len(text.split())}",
+                start + k + 1)
+    try:
+        values = np.array(" ".join(chunk).split(), dtype=np.float64).reshape(rows, cols)
+    except ValueError:
+        for k, text in enumerate(chunk):
+            for token in text.split():
+                try:
+                    float(token)
+                except ValueError:
+                    raise DataFormatError(path, f"non-numeric value {token!r}",
+                                          start + k + 1) from None
+        raise
+    finite = np.isfinite(values[:, :3]).all(axis=1)
+    if not finite.all():
+        raise DataFormatError(path, "joint coordinate is NaN or infinite",
+                              start + int(np.argmin(finite)) + 1)
+    return values
+
+
+def _line(path: Path, lines: list[str], i: int, what: str) -> list[str]:
+    if i >= len(lines) or not lines[i].strip():
+        raise DataFormatError(path, f"file ends where {what} was expected (truncated?)", i + 1)
+    return lines[i].split()
+
+
+def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
+    """Read one `.skeleton` file.
+
+    Returns (data, lost): data (3, T, 25, 2) float32 metres as described in the module
+    docstring, lost the frames with no body.
+    """
+    path = Path(path)
+    lines = read_text(path).splitlines()
+    head = _line(path, lines, 0, "the frame count")
+    frames = to_int(path, head[0], 1, "frame count")
+    if len(head) != 1 or frames <= 0:
+        raise DataFormatError(path, f"first line must be a positive frame count, got "
+                                    f"{lines[0].strip()!r}", 1)
+    bodies: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+    lost: list[int] = []
+    i = 1
+    for t in range(frames):
+        tokens = _line(path, lines, i, f"the body count of frame {t + 1} of {frames}")
+        count = to_int(path, tokens[0], i + 1, "body count")
+        if len(tokens) != 1 or count < 0:
+            raise DataFormatError(path, f"bad body count {lines[i].strip()!r}", i + 1)
+        i += 1
+        if count == 0:
+            lost.append(t)
+        for _ in range(count):
+            info = _line(path, lines, i, "a body info line")
+            if len(info) != 10:
+                raise DataFormatError(path, f"body info line needs 10 values, got {len(info)}",
+                                      i + 1)
+            joints = to_int(path, _line(path, lines, i + 1, "the joint count")[0], i + 2,
+                            "joint count")
+            if joints != NUM_JOINTS:
+                raise DataFormatError(path, f"joint count {joints}, expected {NUM_JOINTS}",
+                                      i + 2)
+            xyz = _block(path, lines, i + 2, NUM_JOINTS, 12)[:, :3]
+            frames_of, coords = bodies.setdefault(info[0], ([], []))
+            frames_of.append(t)
+            coords.append(xyz)
+            i += 2 + NUM_JOINTS
+    rest = [k for k in range(i, len(lines)) if lines[k].strip()]
+    if rest:
+        raise DataFormatError(path, f"extra data after the {frames} frames the header declares",
+                              rest[0] + 1)
+    data = np.zeros((3, frames, NUM_JOINTS, MAX_BODIES), dtype=np.float32)
+    tracks = [(np.array(f), np.stack(c)) for f, c in bodies.values()]
+    activity = [float(c.reshape(-1, 3).std(axis=0).sum()) for _, c in tracks]
+    for slot, k in enumerate(np.argsort(activity)[::-1][:MAX_BODIES]):
+        frames_of, coords = tracks[k]
+        data[..., slot][:, frames_of] = coords.transpose(2, 0, 1)
+    return data, lost
+
+
+def _parse(path: Path) -> Sample:
+    data, lost = parse_skeleton_file(path)
+    info = parse_name(path.name)
+    if info is None:
+        raise DataFormatError(path, "name does not follow SsssCcccPpppRrrrAaaa (no action label)")
+    if not 1 <= info["action_code"] <= 120:
+        raise DataFormatError(path, f"action A{info['action_code']:03d} outside A001-A120")
+    meta: dict[str, Any] = {"name": path.stem, "file": str(path), **info,
+                            "persons": int((np.abs(data).sum(axis=(0, 1, 2)) > 0).sum()),
+                            "lost_frames": lost}
+    return Sample(data, {"action": info["action_code"] - 1}, meta)
+
+
+def open_ntu(path: str | Path) -> ReadResult:
+    """Stream NTU `.skeleton` files from a folder (or one file): samples (3, T, 25, 2)."""
+    path = Path(path)
+    files = iter_files(path, "*.skeleton")
+    skipped: list[tuple[str, str]] = []
+    return ReadResult(single_or_stream(path, files, _parse, skipped), get_layout("ntu25"),
+                      {"action": ntu_action_names()}, skipped, FPS, str(path))
