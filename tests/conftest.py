@@ -12,7 +12,7 @@ SHARED_DATA = Path(
     os.environ.get("ELA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)  # small tensors: threads cost more than they save
 
 
 def shared(name: str) -> Path:
