@@ -1,0 +1,284 @@
+"""Perceptual distances between a clean batch x and a perturbed batch x', per sample.
+
+* `DynamicDistance`: the dynamic distance of the Emotion Loss Attack, b + a + s — mean
+  relative change of bone lengths, bone angles (atan2) and joint speeds.
+* `EmotionDistance`: e = ‖E(x) − E(x')‖₂ with E the penultimate-layer features of an emotion
+  model (its `features`), read through a layout mapping when its skeleton differs.
+* `SmartPerceptualLoss`: the perceptual loss of SMART (Wang et al., CVPR 2021).
+
+Every distance splits into `reference(x, lengths)`, computed once per attack without
+gradients, and `__call__(x_adv, ref)`, differentiable in x_adv. References have `select(index)`
+so an attack can drop finished samples from its active batch.
+
+Which elements count is decided on the CLEAN x: frames beyond `lengths` and absent persons
+(all-zero) are out; bones shorter than `min_length` (metres), angles whose arms are shorter
+than `min_length` or which are smaller than `min_angle` (radians), and joints moving less than
+`min_speed` (metres per frame) are out, because a relative change of a (near) zero quantity
+is undefined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import nn
+
+from ela.errors import ElaError
+from ela.skeleton import (
+    Layout,
+    bone_angles,
+    bone_lengths,
+    get_layout,
+    joint_speeds,
+    layout_indices,
+    map_layout,
+    mapping_matrix,
+    speed_mask,
+    valid_mask,
+)
+
+MIN_LENGTH = 1e-3  # m: shorter bones (and angle arms) count as zero-length and are skipped
+MIN_ANGLE = 1e-3  # rad: smaller angles are skipped (relative change undefined)
+MIN_SPEED = 1e-3  # m/frame (3 cm/s at 30 fps): slower joints count as still and are skipped
+
+
+class _Selectable:
+    """Dataclass mix-in: `select(index)` indexes every tensor field along the sample axis."""
+
+    def select(self, index: torch.Tensor):
+        return type(self)(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+@dataclass
+class DynamicReference(_Selectable):
+    """Clean features and masks, each (N, T or T−1, elements, M)."""
+
+    bone: torch.Tensor
+    angle: torch.Tensor
+    speed: torch.Tensor
+    bone_mask: torch.Tensor
+    angle_mask: torch.Tensor
+    speed_mask: torch.Tensor
+
+
+def dynamic_reference(
+    x: torch.Tensor,
+    layout: Layout,
+    lengths: torch.Tensor | None = None,
+    min_length: float = MIN_LENGTH,
+    min_angle: float = MIN_ANGLE,
+    min_speed: float = MIN_SPEED,
+) -> DynamicReference:
+    """Clean bone lengths B, angles A, speeds S of x (N, C, T, V, M) and their masks."""
+    with torch.no_grad():
+        frames = valid_mask(x, lengths)  # (N, T, M)
+        bone = bone_lengths(x, layout)
+        angle = bone_angles(x, layout)
+        speed = joint_speeds(x)
+        idx = layout_indices(layout, x.device)
+        xyz = x[:, :3]
+        centre = xyz[:, :, :, idx["angle_b"]]
+        arm_a = torch.linalg.vector_norm(xyz[:, :, :, idx["angle_a"]] - centre, dim=1)
+        arm_c = torch.linalg.vector_norm(xyz[:, :, :, idx["angle_c"]] - centre, dim=1)
+        return DynamicReference(
+            bone=bone,
+            angle=angle,
+            speed=speed,
+            bone_mask=frames[:, :, None, :] & (bone >= min_length),
+            angle_mask=frames[:, :, None, :]
+            & (arm_a >= min_length)
+            & (arm_c >= min_length)
+            & (angle >= min_angle),
+            speed_mask=speed_mask(frames)[:, :, None, :] & (speed >= min_speed),
+        )
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, empty: float) -> torch.Tensor:
+    """(N,) mean of values over mask per sample; `empty` where a sample has no element."""
+    total = torch.where(mask, values, torch.zeros_like(values)).flatten(1).sum(1)
+    count = mask.flatten(1).sum(1)
+    out = total / count.clamp(min=1)
+    return torch.where(count > 0, out, torch.full_like(out, empty))
+
+
+def relative_changes(
+    x_adv: torch.Tensor,
+    ref: DynamicReference,
+    layout: Layout,
+    tolerances: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    eps: float = 0.0,
+    empty: float = 0.0,
+) -> dict[str, torch.Tensor]:
+    """Per-sample mean relative changes {"b", "a", "s"} (N,), each relu(|F' − F|/(F+eps) − ε)."""
+    feats = {
+        "b": (bone_lengths(x_adv, layout), ref.bone, ref.bone_mask),
+        "a": (bone_angles(x_adv, layout), ref.angle, ref.angle_mask),
+        "s": (joint_speeds(x_adv), ref.speed, ref.speed_mask),
+    }
+    out = {}
+    for (key, (new, old, mask)), tol in zip(feats.items(), tolerances, strict=True):
+        rel = (new - old).abs() / (old + eps)
+        if tol:
+            rel = torch.relu(rel - tol)
+        out[key] = masked_mean(rel, mask, empty)
+    return out
+
+
+class DynamicDistance:
+    """Differentiable dynamic distance w_b·b + w_a·a + w_s·s per sample (fractions, not %).
+
+    Args:
+        layout: skeleton layout of the data.
+        weights: (w_b, w_a, w_s).
+        tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
+        min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
+        eps: added to every denominator as a second guard.
+    """
+
+    def __init__(
+        self,
+        layout: str | Layout,
+        weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        tolerances: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        min_length: float = MIN_LENGTH,
+        min_angle: float = MIN_ANGLE,
+        min_speed: float = MIN_SPEED,
+        eps: float = 1e-8,
+    ):
+        if len(weights) != 3 or len(tolerances) != 3:
+            raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
+        if min(tolerances) < 0:
+            raise ElaError(f"DynamicDistance: tolerances must be ≥ 0, got {tolerances}")
+        self.layout = get_layout(layout)
+        self.weights = tuple(float(w) for w in weights)
+        self.tolerances = tuple(float(t) for t in tolerances)
+        self.thresholds = (min_length, min_angle, min_speed)
+        self.eps = eps
+
+    def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
+        """Clean features of x (N, C, T, V, M), computed once per attack."""
+        return dynamic_reference(x, self.layout, lengths, *self.thresholds)
+
+    def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
+        """Unweighted per-sample terms {"b", "a", "s"}, each (N,)."""
+        return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps)
+
+    def __call__(self, x_adv: torch.Tensor, ref: DynamicReference) -> torch.Tensor:
+        """(N,) weighted sum of the terms."""
+        t = self.terms(x_adv, ref)
+        wb, wa, ws = self.weights
+        return wb * t["b"] + wa * t["a"] + ws * t["s"]
+
+
+@dataclass
+class EmotionReference(_Selectable):
+    """Clean emotion features E(x), (N, D)."""
+
+    features: torch.Tensor
+
+
+class EmotionDistance:
+    """e(x, x') = ‖E(x) − E(x')‖₂ per sample.
+
+    E is the emotion model's `features` output: its penultimate layer, the representation
+    before the emotion logits (the paper leaves the choice open; logits of a 4-way classifier
+    would keep little of the motion's style). When the emotion model's layout differs from
+    `source_layout`, x is mapped first with `mapping_matrix(source, emotion layout)`; the
+    mapped sequence keeps the same frame count T. Only the first `in_channels` coordinates
+    of x are fed.
+    """
+
+    def __init__(self, emotion_model: nn.Module, source_layout: str | Layout):
+        if not hasattr(emotion_model, "features") or not hasattr(emotion_model, "layout"):
+            raise ElaError("EmotionDistance: emotion_model must be a SkeletonModel "
+                           "(with .layout and .features)")
+        self.model = emotion_model
+        self.source = get_layout(source_layout)
+        self.target = get_layout(emotion_model.layout)
+        self.channels = int(getattr(emotion_model, "in_channels", 3))
+        self.mapping = (None if self.source.name == self.target.name
+                        else mapping_matrix(self.source, self.target))
+
+    def emotion_input(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, C, T, V_source, M) → (N, in_channels, T, V_emotion, M)."""
+        x = x[:, : self.channels]
+        return x if self.mapping is None else map_layout(x, self.mapping)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, D) emotion features E(x)."""
+        return self.model.features(self.emotion_input(x))
+
+    def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> EmotionReference:
+        with torch.no_grad():
+            return EmotionReference(self.embed(x))
+
+    def __call__(self, x_adv: torch.Tensor, ref: EmotionReference) -> torch.Tensor:
+        diff = (self.embed(x_adv) - ref.features).flatten(1)
+        # sqrt(Σ d² + tiny): finite gradient at x' = x, where the distance starts.
+        return torch.sqrt((diff * diff).sum(1) + 1e-12)
+
+
+_SPINE_WORDS = ("spine", "neck", "head", "root", "pelvis", "thorax", "centre", "chest", "hips")
+
+
+def spine_joints(layout: Layout) -> list[int]:
+    """Indices of torso/head joints, chosen by name (spine, neck, head, root, pelvis, ...)."""
+    return [j for j, name in enumerate(layout.joints)
+            if any(w in name.lower() for w in _SPINE_WORDS)]
+
+
+@dataclass
+class SmartReference(_Selectable):
+    """Clean data, bone lengths and masks for the SMART loss."""
+
+    x: torch.Tensor
+    bone: torch.Tensor
+    frames: torch.Tensor  # (N, T, M) bool
+
+
+class SmartPerceptualLoss:
+    """SMART's perceptual loss per sample (squared errors, SI units):
+
+    (1−rw)·blw·L_bone + (1−rw)·(1−blw)·L_acc + rw·L_l2, with
+    L_bone = Σ (|b'| − |b|)² over bones × valid frames,
+    L_acc = Σ ‖Δ²x'/Δt² − Δ²x/Δt²‖² over joints × valid frame triples (Δt = 1/30 s),
+    L_l2 = Σ w_v ‖x' − x‖² over joints × valid frames, w_v = 0.04 on spine joints
+    (`spine_joints`), 0.02 elsewhere. As in the public SMART code, joint weights enter L_l2
+    only.
+    """
+
+    def __init__(
+        self,
+        layout: str | Layout,
+        recon_weight: float = 0.4,
+        bone_weight: float = 0.7,
+        dt: float = 1 / 30,
+        joint_weight: float = 0.02,
+        spine_weight: float = 0.04,
+    ):
+        self.layout = get_layout(layout)
+        self.recon_weight = recon_weight
+        self.bone_weight = bone_weight
+        self.dt = dt
+        w = torch.full((self.layout.num_joints,), joint_weight)
+        w[spine_joints(self.layout)] = spine_weight
+        self.joint_weights = w
+
+    def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> SmartReference:
+        with torch.no_grad():
+            return SmartReference(x=x[:, :3].clone(), bone=bone_lengths(x, self.layout),
+                                  frames=valid_mask(x, lengths))
+
+    def __call__(self, x_adv: torch.Tensor, ref: SmartReference) -> torch.Tensor:
+        frames = ref.frames.to(x_adv.dtype)  # (N, T, M)
+        d = x_adv[:, :3] - ref.x  # (N, 3, T, V, M)
+        w = self.joint_weights.to(x_adv.device, x_adv.dtype)
+        l2 = ((d * d).sum(1) * w[None, None, :, None] * frames[:, :, None]).flatten(1).sum(1)
+        dbone = bone_lengths(x_adv, self.layout) - ref.bone
+        bone = (dbone * dbone * frames[:, :, None]).flatten(1).sum(1)
+        acc = (d[:, :, 2:] - 2 * d[:, :, 1:-1] + d[:, :, :-2]) / (self.dt * self.dt)
+        acc_mask = frames[:, 2:] * frames[:, 1:-1] * frames[:, :-2]
+        acc_loss = ((acc * acc).sum(1) * acc_mask[:, :, None]).flatten(1).sum(1)
+        rw, blw = self.recon_weight, self.bone_weight
+        return (1 - rw) * blw * bone + (1 - rw) * (1 - blw) * acc_loss + rw * l2

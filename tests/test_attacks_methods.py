@@ -1,0 +1,336 @@
+"""ELA, C&W, SMART and PGD on a tiny model trained here on separable synthetic motions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ela.attacks import ATTACKS, ELA, PGD, SMART, AttackError, summarize
+from ela.errors import ElaError
+from ela.models.registry import SkeletonModel, create_model, list_models
+from ela.skeleton import get_layout
+
+NTU = get_layout("ntu25")
+MOVING = [("left_elbow", "left_wrist", "left_hand"), ("right_elbow", "right_wrist", "right_hand"),
+          ("left_knee", "left_ankle", "left_foot"), ("right_knee", "right_ankle", "right_foot")]
+T = 12
+
+
+class TinyNet(SkeletonModel):
+    """Temporal conv over all joints of each person, max over time and persons, linear head."""
+
+    def __init__(self, layout, num_classes, in_channels=3, hidden=24):
+        super().__init__(layout, num_classes, in_channels)
+        self.conv = nn.Conv1d(in_channels * layout.num_joints, hidden, 3, padding=1)
+        self.fc = nn.Linear(hidden, num_classes)
+
+    def forward_features(self, x):
+        n, c, t, v, m = x.shape
+        h = x.permute(0, 4, 1, 3, 2).reshape(n * m, c * v, t)
+        h = torch.relu(self.conv(h)).amax(dim=2).view(n, m, -1).amax(dim=1)
+        return self.fc(h), h
+
+
+class TinyEmotion(SkeletonModel):
+    kind = "emotion"
+
+    def __init__(self, layout, num_classes=4, in_channels=3):
+        super().__init__(layout, num_classes, in_channels)
+        self.body = nn.Linear(in_channels * layout.num_joints, 8)
+        self.head = nn.Linear(8, num_classes)
+
+    def forward_features(self, x):
+        n, c, t, v, m = x.shape
+        h = torch.tanh(self.body(x.permute(0, 2, 4, 1, 3).reshape(n, t * m, c * v))).mean(1)
+        return self.head(h), h
+
+
+def _pose() -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.zeros(NTU.num_joints, 3)
+    for j in sorted(range(NTU.num_joints), key=lambda j: NTU.depth[j]):
+        if NTU.parents[j] >= 0:
+            d = torch.randn(3, generator=gen)
+            pos[j] = pos[NTU.parents[j]] + d / d.norm() * (0.1 + 0.2 * torch.rand(1, generator=gen))
+    return pos
+
+
+def make_data(per_class: int, seed: int, offset: float = 0.0):
+    """(N, 3, T, 25, 2) motions: class k swings one limb; person 2 absent; every third
+    sample padded (last 3 frames zero)."""
+    gen = torch.Generator().manual_seed(seed)
+    pose, time = _pose(), torch.arange(T).float()
+    xs, ys = [], []
+    for k, names in enumerate(MOVING):
+        idx = [NTU.index(n) for n in names]
+        for _ in range(per_class):
+            seq = pose[None].repeat(T, 1, 1)
+            phase = float(torch.rand(1, generator=gen)) * 2 * math.pi
+            seq[:, idx, 1] += 0.15 * torch.sin(2 * math.pi * time / T + phase)[:, None]
+            seq = seq + 0.005 * torch.randn(seq.shape, generator=gen)
+            seq = seq + 0.05 * torch.randn(1, 1, 3, generator=gen) + offset
+            full = torch.zeros(3, T, NTU.num_joints, 2)
+            full[..., 0] = seq.permute(2, 0, 1)
+            xs.append(full)
+            ys.append(k)
+    x, y = torch.stack(xs), torch.tensor(ys)
+    lengths = torch.full((len(y),), T)
+    lengths[::3] = T - 3
+    for i in range(0, len(y), 3):
+        x[i, :, T - 3:] = 0
+    return x, y, lengths
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: one thread is faster than two fighting for a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    x, y, _ = make_data(12, seed=0)
+    torch.manual_seed(0)
+    model = TinyNet(NTU, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(80):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    model.eval()
+    xt, yt, lt = make_data(3, seed=1)
+    with torch.no_grad():
+        keep = model(xt).argmax(1) == yt  # attack correctly classified samples
+    assert keep.sum() >= 10
+    return model, xt[keep], yt[keep], lt[keep]
+
+
+FAST = {
+    "ela": dict(outer_iters=30, inner_steps=10, patience=5),
+    "cw": dict(search_steps=5, steps=60),
+    "smart": dict(iterations=300),
+    "pgd": dict(eps=0.03, steps=20),
+}
+
+
+def _check_result(model, r, x, lengths):
+    with torch.no_grad():
+        pred = model(r.adversarial).argmax(1)
+    assert torch.equal(pred, r.adversarial_predictions)
+    goal = pred == r.targets if r.targeted else pred != r.labels
+    assert torch.equal(goal, r.success)
+    padded = torch.arange(x.shape[2])[None, :] >= lengths[:, None]  # (N, T)
+    assert torch.equal(r.adversarial.permute(0, 2, 1, 3, 4)[padded],
+                       x.permute(0, 2, 1, 3, 4)[padded])
+    assert (r.adversarial[..., 1] == 0).all()  # the absent person stays absent
+    for v in r.metrics.values():
+        assert v.shape == (x.shape[0],)
+
+
+@pytest.fixture(scope="module")
+def untargeted(setup):
+    model, x, y, lengths = setup
+    return {name: ATTACKS[name](model, **FAST[name])(x, y, lengths=lengths) for name in FAST}
+
+
+@pytest.mark.parametrize("name", ["ela", "cw", "smart", "pgd"])
+def test_untargeted_attacks_change_the_prediction(setup, untargeted, name):
+    model, x, y, lengths = setup
+    r = untargeted[name]
+    assert r.method == name
+    _check_result(model, r, x, lengths)
+    assert r.success.float().mean() >= 0.9, (name, r.success)
+    assert model.training is False and all(p.requires_grad for p in model.parameters())
+    assert (r.evaluations >= r.iterations + 1).all()
+    assert (r.gradients == r.iterations).all()
+
+
+def test_ela_beats_cw_on_bone_lengths_and_speeds(untargeted):
+    ela, cw = summarize(untargeted["ela"]), summarize(untargeted["cw"])
+    assert ela["success_rate"] >= 0.9
+    assert ela["bone_length_change"] < cw["bone_length_change"]
+    assert ela["joint_speed_change"] < cw["joint_speed_change"]
+    assert ela["emotion_consistency"] is None
+
+
+def test_targeted_ela_hits_the_target(setup):
+    model, x, y, lengths = setup
+    r = ELA(model, outer_iters=30, inner_steps=10, patience=3)(
+        x, y, target=lambda labels: (labels + 1) % 4, lengths=lengths)
+    _check_result(model, r, x, lengths)
+    assert torch.equal(r.targets, (y + 1) % 4)
+    assert r.success.float().mean() >= 0.9
+    assert torch.equal(r.adversarial_predictions[r.success], r.targets[r.success])
+
+
+def test_target_modes_resolve(setup):
+    model, x, y, lengths = setup
+    ela = ELA(model, outer_iters=1, inner_steps=1)
+    with torch.no_grad():
+        least = model(x).argmin(1)
+    assert torch.equal(ela(x, y, target="least-likely").targets, least)
+    assert (ela(x, y, target=2).targets == 2).all()
+    assert torch.equal(ela(x, y, target=(y + 3) % 4).targets, (y + 3) % 4)
+    already = ela(x, y, target=y)  # the target is the label: nothing to do
+    assert already.success.all() and torch.equal(already.adversarial, x)
+    assert (already.evaluations == 1).all() and "already adversarial" in already.notes[0]
+
+
+@pytest.mark.parametrize("cls", [PGD, SMART])
+def test_targeted_baselines(setup, cls):
+    model, x, y, lengths = setup
+    cfg = FAST[cls.name]
+    r = cls(model, **cfg)(x, y, target=(y + 1) % 4, lengths=lengths)
+    _check_result(model, r, x, lengths)
+    assert r.success.float().mean() >= 0.5
+    assert torch.equal(r.adversarial_predictions[r.success], r.targets[r.success])
+
+
+class _Recorder(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.sizes, self.layout = model, [], model.layout
+
+    def forward(self, x):
+        self.sizes.append(x.shape[0])
+        return self.model(x)
+
+
+def test_ela_early_stop_shrinks_the_active_batch(setup):
+    model, x, y, lengths = setup
+    rec = _Recorder(model)
+    budget = 40 * 10
+    r = ELA(rec, outer_iters=40, inner_steps=10, patience=2, rel_tol=1e-2)(x, y,
+                                                                        lengths=lengths)
+    assert r.success.all()
+    sizes = rec.sizes[1:-1]  # without the clean and the verification passes
+    assert sizes[0] == len(x)
+    assert all(a >= b for a, b in zip(sizes, sizes[1:], strict=False))
+    assert sizes[-1] < len(x)
+    assert sum(sizes) == int(r.evaluations.sum()) - len(x)
+    assert (r.evaluations < budget + 2).any()
+    assert int(r.evaluations.sum()) < len(x) * (budget + 2)
+
+
+def test_ela_with_emotion_model_on_another_layout(setup):
+    model, x, y, lengths = setup
+    torch.manual_seed(1)
+    emo = TinyEmotion(get_layout("gait16")).train()
+    r = ELA(model, emotion_model=emo, outer_iters=20, inner_steps=10, patience=3)(
+        x[:4], y[:4], lengths=lengths[:4])
+    _check_result(model, r, x[:4], lengths[:4])
+    assert r.success.float().mean() >= 0.75
+    assert emo.training and all(p.requires_grad for p in emo.parameters())
+    s = summarize(r, emotion_model=emo)
+    assert 0.0 <= s["emotion_consistency"] <= 1.0
+    assert torch.isfinite(r.info["distance"][r.success]).all()
+
+
+def test_nan_sample_is_stopped_with_a_note(setup):
+    model, x, y, lengths = setup
+    bad = x[:5].clone()
+    bad[2, 0, 0, 0, 0] = float("nan")
+    r = ELA(model, **FAST["ela"])(bad, y[:5], lengths=lengths[:5])
+    assert not r.success[2]
+    assert any(note.startswith("sample 2:") for note in r.notes)
+    others = torch.tensor([0, 1, 3, 4])
+    assert r.success[others].all()
+    assert torch.isfinite(r.adversarial[others]).all()
+
+
+class _NaNAfter(nn.Module):
+    """Gives NaN logits to samples whose marker coordinate is > 0.5, from the 3rd call on."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.layout, self.calls = model, model.layout, 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.model(x)
+        if self.calls >= 3:
+            hit = x[:, 0, 0, 0, 0] > 0.5
+            out = torch.where(hit[:, None], torch.full_like(out, float("nan")), out)
+        return out
+
+
+def test_nan_loss_mid_attack_stops_only_that_sample(setup):
+    model, x, y, lengths = setup
+    xs = x[:4].clone()
+    xs[:, 0, 0, 0, 0] = torch.tensor([0.9, 0.0, 0.0, 0.0])
+    wrapped = _NaNAfter(model)
+    r = ELA(wrapped, **FAST["ela"])(xs, y[:4], lengths=lengths[:4])
+    assert any(n.startswith("sample 0: non-finite loss") for n in r.notes)
+    assert r.iterations[0] < r.iterations[1:].min()
+    assert r.success[1:].all()
+    assert torch.isfinite(r.adversarial).all()
+
+
+def test_coordinates_are_not_clamped_to_unit_box_unless_bounds_given(setup):
+    model, _, _, _ = setup
+    x, y, lengths = make_data(1, seed=3, offset=-1.5)  # all coordinates far outside [0, 1]
+    r = PGD(model, eps=0.03, steps=10)(x, y, lengths=lengths)
+    present = r.original != 0
+    assert (r.adversarial[present] < 0).all()
+    assert ((r.adversarial - r.original).abs().amax() <= 0.03 + 1e-6)
+    lo, hi = r.original - 0.01, r.original + 0.01
+    rb = PGD(model, eps=0.03, steps=10, bounds=(lo.amin(), hi.amax()))(x, y, lengths=lengths)
+    assert rb.adversarial.amin() >= lo.amin() - 1e-6
+    per_coord = PGD(model, eps=0.03, steps=5, bounds=(torch.tensor([-9.0, -9.0, -9.0]),
+                                                        torch.tensor([9.0, 9.0, 9.0])))
+    assert per_coord(x, y, lengths=lengths).adversarial.shape == x.shape
+
+
+def test_bad_arguments_raise_clear_errors(setup):
+    model, x, y, lengths = setup
+    ela = ELA(model, outer_iters=1, inner_steps=1)
+    with pytest.raises(AttackError, match="joints"):
+        ela(x[:, :, :, :20], y)
+    with pytest.raises(AttackError, match="target mode"):
+        ela(x, y, target="most-likely")
+    with pytest.raises(AttackError, match="labels"):
+        ela(x, y + 10)
+    with pytest.raises(AttackError, match="targets"):
+        ela(x, y, target=7)
+    with pytest.raises(AttackError, match="lengths"):
+        ela(x, y, lengths=lengths + 100)
+    with pytest.raises(ElaError):
+        ELA(model, gamma=0)
+    with pytest.raises(AttackError, match="layout"):
+        ELA(nn.Linear(3, 3))
+
+
+def test_unlabelled_call_attacks_the_clean_prediction(setup):
+    model, x, y, lengths = setup
+    r = PGD(model, **FAST["pgd"])(x, lengths=lengths)
+    assert torch.equal(r.labels, r.clean_predictions)
+    table = r.per_sample()
+    assert set(table) >= {"label", "success", "evaluations", "bone_length_change"}
+
+
+def test_hcn_from_the_registry_can_be_attacked():
+    if "hcn" not in list_models():
+        pytest.skip("model 'hcn' is not registered yet")
+    torch.manual_seed(0)
+    x, y, lengths = make_data(1, seed=4)
+    try:
+        model = create_model("hcn", "ntu25", num_classes=4)
+    except ElaError as err:
+        pytest.skip(f"hcn cannot be built with defaults: {err}")
+    r = ELA(model, outer_iters=5, inner_steps=4)(x, y, lengths=lengths)
+    _check_result_generic(model, r)
+    assert torch.isfinite(r.adversarial).all()
+
+
+def _check_result_generic(model, r):
+    with torch.no_grad():
+        model.eval()
+        pred = model.predict_class(model(r.adversarial))
+    assert torch.equal(pred, r.adversarial_predictions)
+    assert torch.equal(pred != r.labels, r.success)

@@ -1,0 +1,174 @@
+"""Hand-computed checks of the imperceptibility metrics, the distances and the margins."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ela.attacks import DynamicDistance, EmotionDistance, SmartPerceptualLoss, imperceptibility
+from ela.attacks.distances import spine_joints
+from ela.attacks.objectives import classification_loss, is_adversarial, margin
+from ela.models.registry import SkeletonModel
+from ela.skeleton import Layout, get_layout
+
+CHAIN = Layout(name="chain3", joints=("root", "mid", "tip"), parents=(-1, 0, 1), centre=0)
+THETA = math.pi / 20  # rotation of the tip bone in frame 2: angle π/2 → π/2 + π/20 (+10 %)
+
+
+def _chain_pair() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x, x' of shape (1, 3, 4, 3, 2): frames 0-2 valid, frame 3 padding, person 2 absent.
+
+    Frame 1 has a zero-length bone (tip on mid); the root never moves (still joint) and mid
+    is still between frames 0 and 1.
+    """
+    pts = torch.tensor([
+        [[0, 0, 0], [0, 1, 0], [1, 1, 0]],
+        [[0, 0, 0], [0, 1, 0], [0, 1, 0]],
+        [[0, 0, 0], [0, 2, 0], [2, 2, 0]],
+    ], dtype=torch.float32)  # (T, V, 3)
+    adv = pts.clone()
+    adv[0, 2] = torch.tensor([1.1, 1.0, 0.0])  # tip bone 1 → 1.1
+    adv[2, 2] = torch.tensor([2 * math.cos(THETA), 2 + 2 * math.sin(THETA), 0.0])
+    x = torch.zeros(1, 3, 4, 3, 2)
+    x[0, :, :3, :, 0] = pts.permute(2, 0, 1)
+    x_adv = torch.zeros_like(x)
+    x_adv[0, :, :3, :, 0] = adv.permute(2, 0, 1)
+    x_adv[0, :, 3] = 0.7  # garbage in the padding frame: must be ignored
+    return x, x_adv, torch.tensor([3])
+
+
+def _expected() -> dict[str, float]:
+    tip2 = torch.tensor([2 * math.cos(THETA), 2 + 2 * math.sin(THETA), 0.0])
+    s_new = float((tip2 - torch.tensor([0.0, 1.0, 0.0])).norm())
+    d2 = tip2 - torch.tensor([2.0, 2.0, 0.0])
+    return {
+        # bones (f0: 0, 0.1; f1: 0, zero bone out; f2: 0, 0) → 0.1 / 5
+        "bone_length_change": 0.1 / 5,
+        # angles (f0: 0; f1 out; f2: 0.1) → 0.1 / 2
+        "bone_angle_change": (THETA / (math.pi / 2)) / 2,
+        # speeds: tip 0→1 (1 → 1.1), mid 1→2 (1 → 1), tip 1→2 (√5 → s_new); root and mid
+        # 0→1 are still
+        "joint_speed_change": (0.1 + 0 + abs(s_new - math.sqrt(5)) / math.sqrt(5)) / 3,
+        "l2": math.sqrt(0.01 + float(d2 @ d2)) / 3,
+        "linf": max(0.1, float(d2.abs().max())),
+        # one valid frame triple, 3 joints; only the tip changes: Δ²d = d2 − 0 + (0.1, 0, 0)
+        "acceleration_change": float((d2 + torch.tensor([0.1, 0, 0])).norm()) / 3,
+    }
+
+
+def test_imperceptibility_matches_hand_computation():
+    x, x_adv, lengths = _chain_pair()
+    got = imperceptibility(x, x_adv, CHAIN, lengths)
+    for key, value in _expected().items():
+        assert got[key].shape == (1,)
+        assert torch.isfinite(got[key]).all(), key
+        assert got[key].item() == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+def test_imperceptibility_zero_for_identical_and_nan_when_nothing_measurable():
+    x, _, lengths = _chain_pair()
+    got = imperceptibility(x, x.clone(), CHAIN, lengths)
+    assert all(v.item() == pytest.approx(0.0, abs=1e-7) for v in got.values())
+    still = x.clone()
+    still[:, :, :3] = x[:, :, :1]  # every frame equals frame 0: no joint moves
+    got = imperceptibility(still, still + 0.01 * (still != 0), CHAIN, lengths)
+    assert math.isnan(got["joint_speed_change"].item())
+    assert math.isfinite(got["bone_length_change"].item())
+
+
+def test_dynamic_distance_terms_tolerances_and_gradients():
+    x, x_adv, lengths = _chain_pair()
+    dist = DynamicDistance(CHAIN)
+    ref = dist.reference(x, lengths)
+    exp = _expected()
+    terms = dist.terms(x_adv, ref)
+    assert terms["b"].item() == pytest.approx(exp["bone_length_change"], rel=1e-4)
+    assert terms["a"].item() == pytest.approx(exp["bone_angle_change"], rel=1e-4)
+    assert terms["s"].item() == pytest.approx(exp["joint_speed_change"], rel=1e-4)
+    tol = DynamicDistance(CHAIN, tolerances=(0.05, 0.0, 0.0)).terms(x_adv, ref)
+    assert tol["b"].item() == pytest.approx(0.05 / 5, rel=1e-4)
+    weighted = DynamicDistance(CHAIN, weights=(2.0, 0.0, 1.0))(x_adv, ref)
+    assert weighted.item() == pytest.approx(2 * terms["b"].item() + terms["s"].item(), rel=1e-5)
+    for start in (x_adv.clone(), x.clone()):  # also at x' = x, where attacks start
+        start.requires_grad_(True)
+        dist(start, ref).sum().backward()
+        assert torch.isfinite(start.grad).all()
+    assert start.grad.abs().sum() == 0  # a zero perturbation costs nothing to first order
+
+
+def test_reference_select_keeps_rows():
+    x, _, lengths = _chain_pair()
+    both = torch.cat([x, 2 * x])
+    ref = DynamicDistance(CHAIN).reference(both, torch.cat([lengths, lengths]))
+    sub = ref.select(torch.tensor([1]))
+    assert torch.equal(sub.bone, ref.bone[1:]) and torch.equal(sub.speed_mask, ref.speed_mask[1:])
+
+
+def test_smart_perceptual_loss_by_hand():
+    x, x_adv, lengths = _chain_pair()
+    loss = SmartPerceptualLoss(CHAIN, recon_weight=0.4, bone_weight=0.7)
+    assert spine_joints(CHAIN) == [0]
+    tip2 = x_adv[0, :, 2, 2, 0]
+    d2 = tip2 - x[0, :, 2, 2, 0]
+    l2 = 0.02 * (0.01 + float(d2 @ d2))  # tip is not a spine joint
+    bone = 0.1**2  # frame 0 tip bone; frame 2 keeps its length
+    acc = float((d2 + torch.tensor([0.1, 0, 0])).pow(2).sum()) * 30.0**4
+    want = 0.6 * 0.7 * bone + 0.6 * 0.3 * acc + 0.4 * l2
+    got = loss(x_adv, loss.reference(x, lengths))
+    assert got.item() == pytest.approx(want, rel=1e-4)
+    assert [get_layout("ntu25").joints[j] for j in spine_joints(get_layout("ntu25"))] == [
+        "spine_base", "spine_mid", "neck", "head", "spine_shoulder"]
+
+
+def test_margins_by_hand():
+    logits = torch.tensor([[3.0, 1.0, 2.0], [3.0, 1.0, 2.0]])
+    labels = torch.tensor([0, 1])
+    assert margin(logits, labels, conf=0.5).tolist() == pytest.approx([1.5, 0.0])
+    targets = torch.tensor([1, 0])
+    assert margin(logits, labels, targets, conf=0.5).tolist() == pytest.approx([2.5, 0.0])
+    assert margin(logits, labels, targets, conf=1.5).tolist() == pytest.approx([3.5, 0.5])
+    preds = logits.argmax(1)
+    assert is_adversarial(preds, labels).tolist() == [False, True]
+    assert is_adversarial(preds, labels, targets).tolist() == [False, True]
+    ce = classification_loss(logits, labels)
+    assert ce[0].item() == pytest.approx(-(math.log(math.exp(3) + math.exp(1) + math.exp(2)) - 3))
+
+
+class _TinyEmotion(SkeletonModel):
+    kind = "emotion"
+
+    def __init__(self, layout, num_classes=4, in_channels=3):
+        super().__init__(layout, num_classes, in_channels)
+        self.body = nn.Linear(in_channels * layout.num_joints, 8)
+        self.head = nn.Linear(8, num_classes)
+
+    def forward_features(self, x):
+        n, c, t, v, m = x.shape
+        h = torch.tanh(self.body(x.permute(0, 2, 4, 1, 3).reshape(n, t * m, c * v))).mean(1)
+        return self.head(h), h
+
+
+def test_emotion_distance_across_layouts_has_gradients():
+    torch.manual_seed(0)
+    emo = _TinyEmotion(get_layout("gait16")).eval()
+    dist = EmotionDistance(emo, "ntu25")
+    x = torch.randn(2, 3, 6, 25, 1) * 0.3
+    ref = dist.reference(x)
+    assert ref.features.shape == (2, 8)
+    start = x.clone().requires_grad_(True)
+    d0 = dist(start, ref)
+    assert d0.max().item() < 1e-5
+    d0.sum().backward()
+    assert torch.isfinite(start.grad).all()
+    moved = (x + 0.05 * torch.randn_like(x)).requires_grad_(True)
+    d = dist(moved, ref)
+    assert (d > 1e-4).all()
+    d.sum().backward()
+    grad = moved.grad
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    # joints without a gait16 counterpart (hand tips, thumbs, hands) get no gradient
+    unmapped = [get_layout("ntu25").index(n) for n in ("left_hand_tip", "right_thumb", "left_hand")]
+    assert grad[:, :, :, unmapped].abs().sum() == 0
