@@ -1,0 +1,277 @@
+"""The `ela` command: thin wrappers that parse arguments, call the library and print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ela.errors import ElaError
+
+
+def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--data", required=required, help="dataset file or folder")
+    p.add_argument("--format", default=None,
+                   help="reader: ntu, ntu-npy, kinetics, pyskl, msr, bvh, bandai, npz "
+                        "(detected from the path when left out)")
+    p.add_argument("--layout", default=None,
+                   help="map the data to this layout after reading (e.g. gait16)")
+    p.add_argument("--only", default=None,
+                   help="keep samples whose label is in a list, e.g. style=angry,happy,sad,normal")
+
+
+def _read(args: argparse.Namespace):
+    from ela.data import prepare
+
+    return prepare.read_dataset(args.data, fmt=args.format, layout=args.layout,
+                                only=args.only)
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    from ela.io import read
+
+    summary = read(args.path, format=args.format).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{summary['source']}: {summary['samples']} samples, layout {summary['layout']} "
+          f"({summary['joints']} joints, {summary['channels']} channels)")
+    f = summary["frames"]
+    print(f"frames: min {f['min']}, median {f['median']:g}, max {f['max']}; "
+          f"persons per sample: {summary['persons']}")
+    for key, counts in summary["labels"].items():
+        print(f"label {key} ({len(counts)} classes): "
+              + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for item in summary["skipped"]:
+        print(f"skipped {item['file']}: {item['reason']}")
+    return 0
+
+
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    from ela.data import prepare
+    from ela.io import write_npz
+
+    data = prepare.read_dataset(args.path, fmt=args.format, layout=args.layout, only=args.only)
+    data = prepare.apply_transform(data, lowpass=args.lowpass, frames=args.frames)
+    if args.label:
+        data.labels(args.label)  # fails early with the labels there are
+    write_npz(data, args.out)
+    print(f"wrote {args.out}: {len(data)} samples, layout {data.layout.name}"
+          + (f", {len(data.skipped)} skipped" if data.skipped else ""))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ela.training.loop import TrainConfig
+    from ela.training.run import run_training
+
+    data = _read(args)
+    config = TrainConfig(weight_decay=args.weight_decay, schedule=args.schedule,
+                         patience=args.patience, label_smoothing=args.label_smoothing)
+    metrics = run_training(
+        data, args.model, args.label, args.out, model_cfg=_parse_cfg(args.cfg),
+        frames=args.frames, split=args.split, folds=args.folds, train_config=config,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        device=args.device, window=args.window, transform=args.transform,
+        augment=args.augment, sampling=args.sampling,
+    )
+    _print_metrics(metrics)
+    print(f"run written to {args.out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ela.training.run import evaluate_run
+
+    data = _read(args)
+    metrics = evaluate_run(args.run, data, label=args.label, out=args.out, part=args.part,
+                           device=args.device)
+    _print_metrics(metrics)
+    return 0
+
+
+def cmd_attack(args: argparse.Namespace) -> int:
+    from ela.runs.attack import run_attack
+
+    data = _read(args)
+    summary = run_attack(
+        args.run, data, method=args.method, out=args.out, label=args.label,
+        emotion=args.emotion, target=args.target, gamma=args.gamma, iters=args.iters,
+        samples=args.samples, seed=args.seed, device=args.device, batch_size=args.batch_size,
+        attack_cfg=_parse_cfg(args.cfg),
+    )
+    keys = ("success_rate", "bone_length_change", "bone_angle_change", "joint_speed_change",
+            "l2", "acceleration_change", "emotion_consistency")
+    print(" ".join(f"{k}={_fmt(summary.get(k))}" for k in keys))
+    print(f"results written to {args.out}")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from ela.runs.experiment import run_paper_experiment
+
+    data = _read(args)
+    tables = run_paper_experiment(
+        data, runs=args.runs, emotion=args.emotion, label=args.label, out=args.out,
+        samples=args.samples, seed=args.seed, device=args.device, target=args.target,
+        iters=args.iters, gammas=[float(g) for g in args.gammas.split(",")],
+    )
+    print(tables)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ela.demo import run_demo
+
+    run_demo(Path(args.out), quick=args.quick, seed=args.seed)
+    return 0
+
+
+def _parse_cfg(items: list[str] | None) -> dict[str, Any]:
+    """``key=value`` strings → dict, values parsed as JSON when they parse."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ElaError(f"--cfg expects key=value, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    if "mean" in metrics:
+        mean, std = metrics["mean"], metrics["std"]
+        print("  ".join(f"{k} {mean[k]:.3f}±{std[k]:.3f}" for k in ("uar", "war", "wap")
+                        if k in mean))
+    else:
+        print("  ".join(f"{k} {metrics[k]:.3f}" for k in ("accuracy", "uar", "wap")
+                        if k in metrics))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ela", description="Emotion-aware skeleton motion analysis and adversarial "
+                                "robustness (Emotion Loss Attack).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="inspect and convert skeleton datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    info = dsub.add_parser("info", help="samples, layout, frames, labels, skipped files")
+    info.add_argument("path")
+    info.add_argument("--format", default=None)
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_data_info)
+    conv = dsub.add_parser("convert", help="write any readable dataset as ela .npz")
+    conv.add_argument("path")
+    conv.add_argument("--format", default=None)
+    conv.add_argument("--out", required=True, help="output .npz file")
+    conv.add_argument("--layout", default=None, help="map to this layout")
+    conv.add_argument("--frames", type=int, default=None, help="resample every sample to T")
+    conv.add_argument("--lowpass", action="store_true",
+                      help="Butterworth low-pass (order 8, cut-off 0.1, zero-phase)")
+    conv.add_argument("--label", default=None, help="check that this label exists")
+    conv.add_argument("--only", default=None, help="e.g. style=angry,happy,sad,normal")
+    conv.set_defaults(func=cmd_data_convert)
+
+    train = sub.add_parser("train", help="train a recognizer and evaluate it honestly")
+    train.add_argument("--model", required=True)
+    _add_data_args(train)
+    train.add_argument("--label", required=True, help="label to learn (action, content, style)")
+    train.add_argument("--out", required=True, help="run folder")
+    train.add_argument("--frames", type=int, default=32)
+    train.add_argument("--epochs", type=int, default=60)
+    train.add_argument("--folds", type=int, default=None,
+                       help="k-fold cross-validation grouped by clip")
+    train.add_argument("--split", default=None,
+                       help="cross-subject, cross-view, holdout, emotion5 (default: the "
+                            "dataset's protocol if it has one, else holdout)")
+    train.add_argument("--window", type=int, default=None,
+                       help="cut clips into windows of this many frames (stride half)")
+    train.add_argument("--transform", default=None,
+                       help="preprocessing steps, e.g. 'centre+align' (default centre)")
+    train.add_argument("--augment", default=None, help="training augmentation, e.g. rotate:15")
+    train.add_argument("--sampling", default="resample", choices=["resample", "crop", "pad"],
+                       help="how a clip becomes T frames")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--weight-decay", type=float, default=1e-4)
+    train.add_argument("--schedule", default="cosine", choices=["none", "cosine", "step"])
+    train.add_argument("--patience", type=int, default=None,
+                       help="early stopping: epochs without a better validation score")
+    train.add_argument("--label-smoothing", type=float, default=0.0)
+    train.add_argument("--cfg", nargs="*", help="model options key=value")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a trained run on data")
+    ev.add_argument("run", help="run folder written by `ela train`")
+    _add_data_args(ev)
+    ev.add_argument("--label", default=None, help="label to score (default: the run's)")
+    ev.add_argument("--part", default=None, choices=["train", "val", "test"],
+                    help="only this part of the run's own split")
+    ev.add_argument("--out", default=None, help="folder (or .json) for metrics")
+    ev.add_argument("--device", default="auto")
+    ev.set_defaults(func=cmd_eval)
+
+    at = sub.add_parser("attack", help="attack a trained action model")
+    at.add_argument("run", help="run folder of the action model")
+    _add_data_args(at)
+    at.add_argument("--label", default=None, help="label the model was trained on")
+    at.add_argument("--method", default="ela", choices=["ela", "cw", "smart", "pgd"])
+    at.add_argument("--emotion", default=None, help="run folder of an emotion model (E)")
+    at.add_argument("--target", default=None, help="class name or index: targeted attack; "
+                                                   "'least-likely' for the least likely class")
+    at.add_argument("--gamma", type=float, default=1.0)
+    at.add_argument("--iters", type=int, default=None, help="outer iterations / steps")
+    at.add_argument("--samples", type=int, default=None, help="attack at most N samples")
+    at.add_argument("--batch-size", type=int, default=64)
+    at.add_argument("--cfg", nargs="*", help="attack options key=value")
+    at.add_argument("--seed", type=int, default=0)
+    at.add_argument("--device", default="auto")
+    at.add_argument("--out", required=True)
+    at.set_defaults(func=cmd_attack)
+
+    ex = sub.add_parser("experiment", help="run the paper's experiment grid")
+    ex.add_argument("grid", choices=["paper"])
+    ex.add_argument("--runs", nargs="+", required=True, help="action model run folders")
+    _add_data_args(ex)
+    ex.add_argument("--label", default=None)
+    ex.add_argument("--emotion", default=None)
+    ex.add_argument("--target", default=None)
+    ex.add_argument("--gammas", default="0.1,1,10")
+    ex.add_argument("--iters", type=int, default=None)
+    ex.add_argument("--samples", type=int, default=None)
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--device", default="auto")
+    ex.add_argument("--out", required=True)
+    ex.set_defaults(func=cmd_experiment)
+
+    demo = sub.add_parser("demo", help="the main job on built-in demo data")
+    demo.add_argument("--out", default="out/demo")
+    demo.add_argument("--quick", action="store_true", help="smaller models and budgets")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ElaError as err:
+        print(f"ela: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,269 @@
+"""Attack a trained action model over a dataset and write the results as files.
+
+`run_attack` loads the checkpoint (safetensors + JSON, no pickle), prepares the data exactly
+as the model was trained (same frames, sampling and preprocessing, from the run's config),
+picks the test samples of the run's saved split that the model classifies correctly, attacks
+them in batches and writes into `out`:
+
+- ``summary.json``: method, model, dataset, n, success rate, ΔB/B, ΔA/A, ΔS/S, l2,
+  acceleration change, emotion consistency, model evaluations per sample, seconds, options;
+- ``samples.csv``: one row per attacked sample (index, name, label, predictions, success,
+  every metric, iterations, evaluations);
+- ``adversarial.npz``: clean and adversarial sequences, lengths, labels, predictions.
+
+Each batch's result is written to ``out/batches/`` atomically as it finishes, so an
+interrupted run, started again with the same arguments, attacks only the missing batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ela.attacks import ATTACKS, AttackResult
+from ela.attacks.metrics import METRICS, emotion_predictions
+from ela.errors import ElaError
+from ela.io.base import SkeletonSet
+from ela.training.checkpoint import atomic_write_bytes, atomic_write_json, load, load_config
+from ela.training.run import resolve_device, run_inputs
+
+
+def attack_options(method: str, gamma: float | None = None, iters: int | None = None,
+                   **extra: Any) -> dict[str, Any]:
+    """Keyword arguments of the attack class for the command-line options."""
+    opts: dict[str, Any] = {}
+    if method == "ela":
+        if gamma is not None:
+            opts["gamma"] = gamma
+        if iters is not None:
+            opts["outer_iters"] = iters
+    elif method == "cw" and iters is not None or method in ("smart", "pgd") and iters is not None:
+        opts["steps"] = iters
+    opts.update(extra)
+    return opts
+
+
+def select_samples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   candidates: np.ndarray, samples: int | None, seed: int,
+                   batch_size: int) -> np.ndarray:
+    """Indices among `candidates` that the model classifies correctly, at most `samples`.
+
+    A random subset (seeded) when more are correct than asked for, in increasing order.
+    """
+    preds = []
+    with torch.no_grad():
+        for start in range(0, len(candidates), batch_size):
+            idx = torch.as_tensor(candidates[start:start + batch_size])
+            logits = model(x[idx])
+            preds.append(model.predict_class(logits).cpu())
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    correct = candidates[(pred == y[torch.as_tensor(candidates)].cpu()).numpy()]
+    if samples is not None and len(correct) > samples:
+        rng = np.random.default_rng(seed)
+        correct = np.sort(rng.choice(correct, size=samples, replace=False))
+    return correct
+
+
+def _resolve_target(target: str | None, classes: list[str]) -> int | str | None:
+    if target is None:
+        return None
+    if target in ("least-likely", "least_likely", "ll"):
+        return "least-likely"
+    if target in classes:
+        return classes.index(target)
+    try:
+        value = int(target)
+    except ValueError:
+        raise ElaError(f"--target {target!r} is neither a class name nor an index; "
+                       f"classes: {classes}") from None
+    if not 0 <= value < len(classes):
+        raise ElaError(f"--target {value} out of range for {len(classes)} classes")
+    return value
+
+
+def _batch_arrays(result: AttackResult, indices: np.ndarray, lengths: torch.Tensor,
+                  emotion_model: torch.nn.Module | None) -> dict[str, np.ndarray]:
+    out = {
+        "original": result.original, "adversarial": result.adversarial, "lengths": lengths,
+        "labels": result.labels, "clean_pred": result.clean_predictions,
+        "adv_pred": result.adversarial_predictions, "success": result.success,
+        "iterations": result.iterations, "evaluations": result.evaluations,
+        "gradients": result.gradients,
+        "targets": (result.targets if result.targets is not None
+                    else torch.full_like(result.labels, -1)),
+    }
+    arrays = {k: v.detach().cpu().numpy() for k, v in out.items()}
+    arrays["indices"] = indices
+    for name in METRICS:
+        arrays[f"metric_{name}"] = result.metrics[name].detach().cpu().numpy()
+    if emotion_model is not None:
+        for key, x in (("clean_emotion", result.original), ("adv_emotion", result.adversarial)):
+            arrays[key] = emotion_predictions(emotion_model, x, result.layout).cpu().numpy()
+    arrays["seconds"] = np.array(result.seconds)
+    return arrays
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_batch(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError):
+        return None  # a damaged batch file is redone, never trusted
+
+
+def _reset_if_changed(folder: Path, fingerprint: dict[str, Any]) -> None:
+    """Forget batch files written with other settings (they would not be this run's)."""
+    path = folder / "settings.json"
+    text = json.dumps(fingerprint, sort_keys=True, default=str)
+    if path.exists() and path.read_text() == text:
+        return
+    for old in folder.glob("batch_*.npz"):
+        old.unlink()
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
+               label: str | None = None, emotion: str | Path | None = None,
+               target: str | None = None, gamma: float | None = None, iters: int | None = None,
+               samples: int | None = None, seed: int = 0, device: str = "auto",
+               batch_size: int = 64, attack_cfg: dict[str, Any] | None = None,
+               split: str = "test", emotion_loss: bool = True) -> dict[str, Any]:
+    """Attack the model of run folder `run` on `data`; write summary, table and arrays.
+
+    `emotion` is the run folder of an emotion model: it measures the emotion consistency of
+    every method and, for ELA with `emotion_loss`, is the E of the emotion term. Returns the
+    summary dict (also written to ``out/summary.json``).
+    """
+    if method not in ATTACKS:
+        raise ElaError(f"unknown attack {method!r}; known: {', '.join(sorted(ATTACKS))}")
+    out = Path(out)
+    dev = resolve_device(device)
+    config = load_config(run)
+    model = load(run, device=dev)
+    x_all, y_all, len_all, candidates, classes = run_inputs(run, config, data, label, split)
+    emotion_model = load(emotion, device=dev) if emotion is not None else None
+    x_all, y_all, len_all = x_all.to(dev), y_all.to(dev), len_all.to(dev)
+
+    chosen = select_samples(model, x_all, y_all, candidates, samples, seed, batch_size)
+    if len(chosen) == 0:
+        raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
+                       "samples correctly; nothing to attack")
+    opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
+    attack = ATTACKS[method](model, data.layout, **(
+        {"emotion_model": emotion_model}
+        if method == "ela" and emotion_model is not None and emotion_loss else {}), **opts)
+    tgt = _resolve_target(target, classes)
+
+    batches_dir = out / "batches"
+    batches_dir.mkdir(parents=True, exist_ok=True)
+    _reset_if_changed(batches_dir, {"run": str(run), "method": method, "options": opts,
+                                    "target": str(tgt), "seed": seed, "emotion": str(emotion),
+                                    "emotion_loss": emotion_loss,
+                                    "batch_size": batch_size, "chosen": chosen.tolist()})
+    parts: list[dict[str, np.ndarray]] = []
+    torch.manual_seed(seed)
+    for b, start in enumerate(range(0, len(chosen), batch_size)):
+        idx = chosen[start:start + batch_size]
+        path = batches_dir / f"batch_{b:05d}.npz"
+        done = _load_batch(path) if path.exists() else None
+        if done is not None and np.array_equal(done["indices"], idx):
+            parts.append(done)
+            continue
+        t = torch.as_tensor(idx, device=dev)
+        result = attack(x_all[t], y_all[t], target=tgt, lengths=len_all[t])
+        arrays = _batch_arrays(result, idx, len_all[t], emotion_model)
+        _save_npz(path, arrays)
+        parts.append(arrays)
+
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "seconds"}
+    seconds = float(sum(float(p["seconds"]) for p in parts))
+    summary = summarize_arrays(merged, seconds)
+    summary.update({
+        "method": method, "model": config["model"]["name"], "run": str(run),
+        "dataset": data.source, "layout": data.layout.name, "label": config.get("label"),
+        "n": int(len(chosen)), "candidates": int(len(candidates)),
+        "target": None if tgt is None else (tgt if isinstance(tgt, str) else classes[tgt]),
+        "emotion_model": None if emotion is None else str(emotion),
+        "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss),
+        "options": {k: v for k, v in opts.items()}, "seed": seed,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    })
+    atomic_write_json(out / "summary.json", summary)
+    _write_table(out / "samples.csv", merged, data, classes)
+    _save_npz(out / "adversarial.npz", {
+        "clean": merged["original"], "adversarial": merged["adversarial"],
+        "lengths": merged["lengths"], "labels": merged["labels"],
+        "clean_pred": merged["clean_pred"], "adv_pred": merged["adv_pred"],
+        "success": merged["success"], "indices": merged["indices"],
+        "layout": np.array(data.layout.name), "classes": np.array(classes),
+    })
+    return summary
+
+
+def summarize_arrays(m: dict[str, np.ndarray], seconds: float) -> dict[str, Any]:
+    """Dataset-level numbers from merged per-sample arrays (the same rules as `summarize`)."""
+    ok = m["success"].astype(bool)
+
+    def mean(values: np.ndarray) -> float | None:
+        values = values.astype(np.float64)
+        return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))
+
+    out: dict[str, Any] = {"success_rate": float(ok.mean()), "num_successful": int(ok.sum())}
+    for name in METRICS:
+        out[name] = mean(m[f"metric_{name}"][ok])
+        out[f"{name}_all"] = mean(m[f"metric_{name}"])
+    if "clean_emotion" in m:
+        same = (m["clean_emotion"] == m["adv_emotion"]).astype(np.float64)
+        out["emotion_consistency"] = mean(same[ok])
+        out["emotion_consistency_all"] = mean(same)
+    else:
+        out["emotion_consistency"] = out["emotion_consistency_all"] = None
+    out["model_evaluations_per_sample"] = mean(m["evaluations"])
+    out["model_gradients_per_sample"] = mean(m["gradients"])
+    out["seconds"] = seconds
+    return out
+
+
+def _write_table(path: Path, m: dict[str, np.ndarray], data: SkeletonSet,
+                 classes: list[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    metric_cols = [f"metric_{n}" for n in METRICS]
+    emo = ["clean_emotion", "adv_emotion"] if "clean_emotion" in m else []
+    writer.writerow(["index", "name", "label", "clean_pred", "adv_pred", "target", "success",
+                     *METRICS, "iterations", "evaluations", "gradients", *emo])
+    for r in range(len(m["indices"])):
+        i = int(m["indices"][r])
+        name = data.samples[i].meta.get("name", str(i)) if i < len(data.samples) else str(i)
+
+        def cls(k: int) -> str:
+            return classes[k] if 0 <= k < len(classes) else ""
+
+        writer.writerow([
+            i, name, cls(int(m["labels"][r])), cls(int(m["clean_pred"][r])),
+            cls(int(m["adv_pred"][r])), cls(int(m["targets"][r])), bool(m["success"][r]),
+            *[f"{float(m[c][r]):.6g}" for c in metric_cols], int(m["iterations"][r]),
+            int(m["evaluations"][r]), int(m["gradients"][r]), *[int(m[k][r]) for k in emo],
+        ])
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+
+
+def load_summary(out: str | Path) -> dict[str, Any]:
+    """The summary.json of an attack output folder."""
+    path = Path(out) / "summary.json"
+    if not path.is_file():
+        raise ElaError(f"{path}: no attack summary here")
+    return json.loads(path.read_text())

@@ -1,0 +1,226 @@
+"""k-fold cross-validation: one fresh model per fold, tested as its best-validation epoch.
+
+Result (also what ``ela train --folds K`` writes to metrics.json): ``folds`` (per-fold test
+metrics with training summary), ``mean`` and ``std`` over folds (population std) of every
+scalar metric, and at top level ``accuracy``/``war``/``uar``/``wap`` = the fold means,
+``confusion`` and ``support`` summed over folds (each sample is tested once in k-fold), and
+``classes``. ``checkpoint_fold`` is the fold with the best validation score (ties: the
+earlier fold; fold 1 without validation sets), whose model `run_training` copies to the run
+folder.
+
+With ``out_dir`` every fold writes ``fold_<k>/`` (k from 1): its checkpoint
+(model.safetensors + config.json) and then ``metrics.json``; a fold whose metrics.json exists
+is not trained again (resume), and an interrupted fold resumes from its per-epoch training
+state in ``fold_<k>/train_state/`` (removed when the fold is done).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from ela.errors import ElaError
+from ela.io.base import SkeletonSet
+from ela.models.registry import SkeletonModel
+from ela.training.checkpoint import atomic_write_json, read_json, save_checkpoint
+from ela.training.loop import TrainConfig, evaluate, make_logger, seed_everything, train
+from ela.training.metrics import mean_std
+
+DatasetFactory = Callable[[np.ndarray, bool], Dataset]
+"""(indices, is_training) -> Dataset of (x, y, length) for those samples of the set."""
+
+
+class SplitLike(Protocol):
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def skeleton_datasets(
+    skeleton_set: SkeletonSet,
+    label: str,
+    frames: int,
+    transform=None,
+    train_transform=None,
+    sampling: str = "resample",
+    seed: int = 0,
+) -> DatasetFactory:
+    """A DatasetFactory of `ela.data.SkeletonDataset`s.
+
+    Training datasets get `train_transform` (augmentation) and random crops; validation and
+    test datasets are deterministic.
+    """
+    from ela.data.dataset import SkeletonDataset
+
+    def make(indices: np.ndarray, training: bool) -> Dataset:
+        return SkeletonDataset(skeleton_set, label, frames, transform=transform,
+                               train_transform=train_transform if training else None,
+                               indices=indices, sampling=sampling, train=training, seed=seed)
+
+    return make
+
+
+def class_names_of(skeleton_set: SkeletonSet, label: str) -> list[str]:
+    """Names of the classes of `label` (label_names, else "0".."K-1" from the labels)."""
+    names = skeleton_set.label_names.get(label)
+    if names:
+        return list(names)
+    labels = skeleton_set.labels(label)
+    return [str(i) for i in range(int(labels.max()) + 1)] if labels.size else []
+
+
+def split_digest(split: SplitLike) -> str:
+    """Short hash of a split's index arrays, to recognise the split a finished fold used."""
+    h = hashlib.sha1()
+    for part in (split.train, split.val, split.test):
+        h.update(np.asarray(part, dtype=np.int64).tobytes())
+        h.update(b"|")
+    return h.hexdigest()[:16]
+
+
+def cross_validate(
+    model_factory: Callable[[], SkeletonModel],
+    skeleton_set: SkeletonSet,
+    label: str,
+    splits: Sequence[SplitLike],
+    frames: int,
+    train_config: TrainConfig,
+    *,
+    transform=None,
+    train_transform=None,
+    sampling: str = "resample",
+    out_dir: str | Path | None = None,
+    class_names: list[str] | None = None,
+    dataset_factory: DatasetFactory | None = None,
+    checkpoint_extra: dict[str, Any] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train and test one model per split; see the module doc for the result and files.
+
+    model_factory: builds a fresh model (called after seeding with train_config.seed, so every
+    fold starts from the same reproducible initialisation). dataset_factory: overrides the
+    default SkeletonDataset construction (frames, transforms and sampling are then ignored).
+    checkpoint_extra: merged into every fold's checkpoint config (which also gets "fold": k).
+    """
+    if not splits:
+        raise ElaError("cross_validate needs at least one split")
+    names = class_names if class_names is not None else class_names_of(skeleton_set, label)
+    make_ds = dataset_factory or skeleton_datasets(skeleton_set, label, frames, transform,
+                                                   train_transform, sampling,
+                                                   train_config.seed)
+    say = make_logger(progress, log)
+    folds = []
+    for k, split in enumerate(splits, start=1):
+        say(f"fold {k}/{len(splits)}: train {len(split.train)}, val {len(split.val)}, "
+            f"test {len(split.test)}")
+        metrics = train_one_split(
+            model_factory, make_ds, split, train_config,
+            Path(out_dir) / f"fold_{k}" if out_dir is not None else None,
+            class_names=names,
+            checkpoint_extra={"label": label, **(checkpoint_extra or {}), "fold": k},
+            fold=k, progress=progress, log=log)
+        say(f"fold {k}/{len(splits)}: test accuracy {metrics['accuracy']:.4f}, "
+            f"UAR {metrics['uar']:.4f} (best epoch {metrics['best_epoch']})")
+        folds.append(metrics)
+    return summarise_folds(folds, names)
+
+
+def train_one_split(
+    model_factory: Callable[[], SkeletonModel],
+    make_ds: DatasetFactory,
+    split: SplitLike,
+    train_config: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    class_names: list[str],
+    checkpoint_extra: dict[str, Any] | None = None,
+    fold: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train a fresh model on `split`, pick its best-validation epoch, test it.
+
+    Returns the test metrics plus ``split_digest``, ``sizes``, ``best_epoch``,
+    ``best_val_score``, ``training`` (the TrainResult summary), ``options`` (model config and
+    training options) and ``fold`` when given. With `out_dir`: if ``out_dir/metrics.json``
+    exists for the same split and options it is returned without training (other options
+    raise ElaError); otherwise training resumes from ``out_dir/train_state`` if present,
+    and the checkpoint and then metrics.json are written to `out_dir`.
+    """
+    folder = Path(out_dir) if out_dir is not None else None
+    digest = split_digest(split)
+    seed_everything(train_config.seed)
+    model = model_factory()
+    options = _options(train_config, model)
+    if folder is not None and (folder / "metrics.json").exists():
+        done = read_json(folder / "metrics.json", error=ElaError)
+        if done.get("split_digest") != digest:
+            raise ElaError(f"{folder / 'metrics.json'} was computed on a different split "
+                           f"(seed or protocol changed); use another output folder")
+        if done.get("options") != options:
+            raise ElaError(f"{folder / 'metrics.json'} was computed with other model or "
+                           f"training options ({done.get('options')} here {options}); use "
+                           f"another output folder")
+        make_logger(progress, log)(f"{folder / 'metrics.json'} exists: not trained again")
+        return done
+    if len(split.test) == 0:
+        raise ElaError("the split has an empty test part")
+    val_ds = make_ds(np.asarray(split.val), False) if len(split.val) else None
+    result = train(model, make_ds(np.asarray(split.train), True), val_ds, train_config,
+                   progress=progress, log=log, class_names=class_names,
+                   checkpoint_dir=folder / "train_state" if folder else None, resume=True)
+    metrics, _, _ = evaluate(model, make_ds(np.asarray(split.test), False),
+                             train_config.eval_batch_size or train_config.batch_size,
+                             class_names=class_names)
+    metrics.update(split_digest=digest,
+                   sizes={"train": len(split.train), "val": len(split.val),
+                          "test": len(split.test)},
+                   best_epoch=result.best_epoch, best_val_score=result.best_score,
+                   training=result.summary(), options=options)
+    if fold is not None:
+        metrics["fold"] = fold
+    if folder is not None:
+        save_checkpoint(model, folder, {"classes": class_names, **(checkpoint_extra or {})})
+        atomic_write_json(folder / "metrics.json", metrics)
+        shutil.rmtree(folder / "train_state", ignore_errors=True)
+    return metrics
+
+
+def _options(train_config: TrainConfig, model: SkeletonModel) -> dict[str, Any]:
+    """What makes a finished result reusable: the model config and the training options
+    that change results (not device, workers or evaluation batch size), as JSON values."""
+    train_opts = {k: v for k, v in train_config.to_dict().items()
+                  if k not in ("device", "num_workers", "eval_batch_size")}
+    return json.loads(json.dumps({"model": dict(model.config), "train": train_opts}))
+
+
+def summarise_folds(folds: list[dict[str, Any]], classes: list[str]) -> dict[str, Any]:
+    """Fold means at top level, summed confusion/support, mean/std and the folds."""
+    skip = ("fold", "best_epoch", "best_val_score", "sizes", "training", "options")
+    stats = mean_std([{k: v for k, v in f.items() if k not in skip} for f in folds])
+    confusion = np.sum([np.asarray(f["confusion"]) for f in folds], axis=0)
+    scores = []
+    for f in folds:  # higher is better; the "loss" monitor is negated
+        s = f.get("best_val_score")
+        sign = -1.0 if f.get("training", {}).get("monitor") == "loss" else 1.0
+        scores.append(-np.inf if s is None else sign * s)
+    checkpoint_fold = 1 + int(np.argmax(scores))
+    return {
+        **{key: stats["mean"][key] for key in ("accuracy", "war", "uar", "wap")},
+        "confusion": confusion.tolist(),
+        "support": confusion.sum(axis=1).tolist(),
+        "classes": classes,
+        "num_folds": len(folds),
+        "checkpoint_fold": checkpoint_fold,
+        "folds": folds,
+        "mean": stats["mean"],
+        "std": stats["std"],
+    }

@@ -1,0 +1,352 @@
+"""What ``ela train`` and ``ela eval`` do, as two library calls on an already-read dataset.
+
+`run_training` writes into the run folder:
+
+- ``split.json``: the split (``ela-split``) or the folds (``ela-folds``) used;
+- ``metrics.json``: test metrics of the best-validation model. One split: ``accuracy`` =
+  ``war``, ``uar``, ``wap``, ``confusion``, ``classes``, ``support``, ``per_class_recall``,
+  ``loss``, plus ``best_epoch`` and ``training`` (per-epoch history). Folds: the fold means
+  at top level, ``confusion`` summed over folds, ``folds`` (each fold's metrics), ``mean``
+  and ``std`` (see `ela.training.crossval`);
+- ``model.safetensors`` + ``config.json``: the checkpoint. With folds every fold keeps its
+  own under ``fold_<k>/`` and the run folder gets a copy of the fold with the best
+  validation score (``checkpoint_fold`` in metrics.json and ``fold`` in config.json).
+
+Runs resume: finished folds (or a finished single split) are read back, and an interrupted
+training continues from its last epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ela.data import splits as S
+from ela.data.dataset import SAMPLINGS, SkeletonDataset, to_tensor_batch, window_set
+from ela.data.transforms import build_transform
+from ela.errors import ElaError
+from ela.io.base import SkeletonSet
+from ela.models.registry import create_model
+from ela.training.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_compatible,
+    load,
+    load_config,
+    read_json,
+)
+from ela.training.crossval import (
+    class_names_of,
+    cross_validate,
+    skeleton_datasets,
+    train_one_split,
+)
+from ela.training.loop import TrainConfig, evaluate, make_logger, resolve_device
+
+SPLIT_FILE = "split.json"
+METRICS_FILE = "metrics.json"
+
+
+def resolve_splits(
+    spec: str | S.Split | Sequence[S.Split],
+    skeleton_set: SkeletonSet,
+    label: str,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    group: str = "clip",
+) -> list[S.Split]:
+    """Splits from a spec; every random split keeps `group` ids whole and is stratified.
+
+    Specs: ``"holdout"`` (train/val/test 0.8/0.1/0.1) or ``"holdout:0.7,0.1,0.2"``;
+    ``"kfold:K"`` (K grouped folds, `val_fraction` of each training part held out for
+    validation); ``"emotion5"`` / ``"emotion:K"`` (the emotion papers' 8 : 0.5 : 1.5
+    protocol, `ela.data.splits.emotion_cv`); a protocol name (``"cross-subject"``,
+    ``"ntu-cross-view"``, ... with `val_fraction` of the training part for validation);
+    ``"file:PATH"`` or a ``.json`` path written by save_split/save_folds; or Split objects.
+    """
+    if isinstance(spec, S.Split):
+        out = [spec]
+    elif not isinstance(spec, str):
+        out = list(spec)
+    else:
+        out = _splits_from_text(spec, skeleton_set, label, seed, val_fraction, group)
+    for split in out:
+        split.check(len(skeleton_set))
+    if not out:
+        raise ElaError(f"split {spec!r} gives no splits")
+    return out
+
+
+def _splits_from_text(spec: str, sset: SkeletonSet, label: str, seed: int,
+                      val_fraction: float, group: str) -> list[S.Split]:
+    name, _, arg = spec.strip().partition(":")
+    key = name.lower()
+    if key == "file" or spec.endswith(".json"):
+        path = arg if key == "file" else spec
+        kind = read_json(path, error=ElaError).get("format")
+        return S.load_folds(path) if kind == "ela-folds" else [S.load_split(path)]
+    labels = sset.labels(label)
+    groups = S.group_ids(sset, group)
+    if key == "holdout":
+        ratios = _numbers(arg, spec, 3) if arg else (0.8, 0.1, 0.1)
+        return [S.train_val_test(labels, groups, tuple(ratios), seed)]
+    if key in ("kfold", "folds"):
+        k = int(_numbers(arg, spec, 1)[0])
+        if val_fraction <= 0:
+            return S.group_kfold(labels, groups, k, seed)
+        return S.emotion_cv(labels, groups, k, (1 - val_fraction, val_fraction, 1 / k), seed)
+    if key in ("emotion", "emotion5", "emotion-cv"):
+        k = int(_numbers(arg, spec, 1)[0]) if arg else 5
+        return S.emotion_cv(labels, groups, k, seed=seed)
+    return [S.protocol_split(sset, spec, label, val_fraction, seed)]
+
+
+def _numbers(text: str, spec: str, count: int) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise ElaError(f"split {spec!r}: expected {count} number(s) after ':'")
+    return values
+
+
+def run_training(
+    skeleton_set: SkeletonSet,
+    model: str,
+    label: str,
+    out: str | Path,
+    *,
+    model_cfg: dict[str, Any] | None = None,
+    frames: int = 32,
+    split: str | S.Split | Sequence[S.Split] | None = None,
+    folds: int | None = None,
+    train_config: TrainConfig | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    window: int | None = None,
+    transform: Sequence[str] | str | None = None,
+    augment: Sequence[str] | str | None = None,
+    sampling: str = "resample",
+    val_fraction: float = 0.1,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train model `model` (a registry name) on `skeleton_set` for `label`; write run `out`.
+
+    split: a `resolve_splits` spec (default: `default_split`); folds: shorthand for ``"kfold:K"``
+    (with an "emotion" split it sets K). train_config: all training options; epochs,
+    batch_size, lr, seed and device, when given, override its fields. window: first cut
+    every clip into windows of that many frames, stride window // 2 (`ela.data.window_set`;
+    windows of a clip stay on one side of every split). transform / augment: step strings of
+    `ela.data.transforms.build_transform` (preprocessing of every sample, default "centre",
+    "" for none; augmentation of training samples only). Everything needed to prepare data
+    the same way again (label, frames, sampling, window, transform) goes into config.json
+    for `evaluate_run` and `run_inputs`. Returns the metrics written to metrics.json.
+    """
+    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
+                                   ("seed", seed), ("device", device)) if v is not None}
+    cfg = TrainConfig.from_dict({**(train_config or TrainConfig()).to_dict(), **overrides})
+    if sampling not in SAMPLINGS:
+        raise ElaError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    transform = "centre" if transform is None else transform
+    prep = {"label": label, "frames": int(frames), "sampling": sampling, "window": window,
+            "transform": _spec_list(transform), "augment": _spec_list(augment)}
+    data = prepare_data(skeleton_set, prep)
+    split = split or default_split(data)
+    if folds is not None:
+        split = f"emotion:{folds}" if str(split).startswith("emotion") else f"kfold:{folds}"
+    splits = resolve_splits(split, data, label, cfg.seed, val_fraction)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if len(splits) == 1:
+        S.save_split(splits[0], out / SPLIT_FILE)
+    else:
+        S.save_folds(splits, out / SPLIT_FILE)
+
+    layout = data.layout
+    names = class_names_of(data, label)
+    in_channels = int(data.samples[0].data.shape[0])
+    pre = build_transform(transform, layout)
+    aug = build_transform(augment, layout) if augment else None
+
+    def factory():
+        return create_model(model, layout, len(names), in_channels=in_channels,
+                            **(model_cfg or {}))
+
+    extra = {**prep, "train_config": cfg.to_dict(), "data": skeleton_set.source,
+             "split": [s.name for s in splits]}
+    if len(splits) == 1:
+        make_ds = skeleton_datasets(data, label, frames, pre, aug, sampling, cfg.seed)
+        metrics = train_one_split(factory, make_ds, splits[0], cfg, out, class_names=names,
+                                  checkpoint_extra=extra, progress=progress, log=log)
+    else:
+        metrics = cross_validate(factory, data, label, splits, frames, cfg,
+                                 transform=pre, train_transform=aug, sampling=sampling,
+                                 out_dir=out, class_names=names, checkpoint_extra=extra,
+                                 progress=progress, log=log)
+        _copy_checkpoint(out / f"fold_{metrics['checkpoint_fold']}", out)
+    metrics["split"] = [s.name for s in splits] if len(splits) > 1 else splits[0].name
+    atomic_write_json(out / METRICS_FILE, metrics)
+    make_logger(progress, log)(
+        f"test accuracy {metrics['accuracy']:.4f}  UAR {metrics['uar']:.4f}  "
+        f"WAP {metrics['wap']:.4f}  -> {out / METRICS_FILE}")
+    return metrics
+
+
+def default_split(skeleton_set: SkeletonSet) -> str:
+    """The dataset's own protocol when its metadata shows one, else "holdout".
+
+    NTU RGB+D (meta ``performer`` and ``camera``): "ntu-cross-subject"; MSR Action3D (meta
+    ``subject`` and ``episode``): "msr-cross-subject".
+    """
+    def has(key: str) -> bool:
+        return all(v is not None for v in skeleton_set.meta(key))
+
+    if has("performer") and has("camera"):
+        return "ntu-cross-subject"
+    if has("subject") and has("episode"):
+        return "msr-cross-subject"
+    return "holdout"
+
+
+def prepare_data(skeleton_set: SkeletonSet, config: dict[str, Any]) -> SkeletonSet:
+    """The set as the run saw it before splitting: cut into windows if ``config["window"]``."""
+    window = config.get("window")
+    if not window:
+        return skeleton_set
+    return window_set(skeleton_set, int(window), max(1, int(window) // 2))
+
+
+def run_dataset(config: dict[str, Any], data: SkeletonSet, label: str,
+                indices: np.ndarray | None = None) -> SkeletonDataset:
+    """Deterministic dataset of `data` (already `prepare_data`-ed) prepared as the run was."""
+    return SkeletonDataset(data, label, int(config.get("frames", 32)),
+                           transform=build_transform(config.get("transform"), data.layout),
+                           indices=indices, sampling=config.get("sampling", "resample"))
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    skeleton_set: SkeletonSet,
+    label: str | None = None,
+    out: str | Path | None = None,
+    *,
+    part: str | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate the checkpoint of `run_dir` on `skeleton_set` (all samples, or one `part`).
+
+    label: defaults to the checkpoint's label. part: "train", "val" or "test" of the run's
+    own split.json (when `skeleton_set` is the data it was trained on; for a run with folds,
+    the part of the fold whose checkpoint the run folder holds). The checkpoint's window,
+    transform, frames and sampling are reused; layout, joints and classes are checked
+    first. With `out` writes the metrics and a table of predictions (index, true and
+    predicted class names, correct): into ``out/metrics.json`` and ``out/predictions.csv``
+    for a folder, or into ``out`` and ``<out stem>_predictions.csv`` beside it when `out`
+    ends in ".json". Returns the metrics.
+    """
+    config = load_config(run_dir)
+    label, names = _check_data(run_dir, config, skeleton_set, label)
+    data = prepare_data(skeleton_set, config)
+    indices = _run_part(Path(run_dir), config, part, len(data)) if part is not None else None
+    model = load(run_dir, device=resolve_device(device))
+    ds = run_dataset(config, data, label, indices)
+    metrics, y_true, y_pred = evaluate(model, ds, batch_size, class_names=names)
+    metrics.update(run=str(run_dir), data=skeleton_set.source, part=part or "all")
+    if out is not None:
+        path = Path(out)
+        metrics_path = path if path.suffix == ".json" else path / METRICS_FILE
+        table = (path.with_name(f"{path.stem}_predictions.csv") if path.suffix == ".json"
+                 else path / "predictions.csv")
+        atomic_write_json(metrics_path, metrics)
+        atomic_write_bytes(table, _predictions_csv(ds.indices, y_true, y_pred, names))
+    return metrics
+
+
+def run_inputs(
+    run_dir: str | Path,
+    config: dict[str, Any],
+    skeleton_set: SkeletonSet,
+    label: str | None = None,
+    part: str | None = "test",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, list[str]]:
+    """The data prepared exactly as run `run_dir` was trained, for attacks.
+
+    Returns x (N, C, T, V, M) float32, y (N,) int64, lengths (N,) int64 of every sample of
+    the (windowed, if the run used windows) set, the indices of `part` of the run's split
+    ("train", "val", "test"; None or "all" for every sample) and the class names. Checks
+    layout, joints and classes against the checkpoint `config` first.
+    """
+    label, names = _check_data(run_dir, config, skeleton_set, label)
+    data = prepare_data(skeleton_set, config)
+    x, lengths, y = to_tensor_batch(data, int(config.get("frames", 32)), label,
+                                    build_transform(config.get("transform"), data.layout),
+                                    config.get("sampling", "resample"))
+    if part is None or part == "all":
+        candidates = np.arange(len(data))
+    else:
+        candidates = _run_part(Path(run_dir), config, part, len(data))
+    return x, y, lengths, candidates, names
+
+
+def _check_data(run_dir, config: dict[str, Any], sset: SkeletonSet,
+                label: str | None) -> tuple[str, list[str]]:
+    label = label or config.get("label")
+    if not label:
+        raise ElaError(f"{run_dir}: the checkpoint records no label; pass one")
+    check_compatible(config, sset.layout.name, sset.layout.num_joints,
+                     sset.label_names.get(label), where=str(run_dir))
+    return label, config.get("classes") or class_names_of(sset, label)
+
+
+def _run_part(run_dir: Path, config: dict[str, Any], part: str, num_samples: int
+              ) -> np.ndarray:
+    if part not in ("train", "val", "test"):
+        raise ElaError(f"part must be 'train', 'val' or 'test', got {part!r}")
+    kind = read_json(run_dir / SPLIT_FILE, error=ElaError).get("format")
+    if kind == "ela-split":
+        split = S.load_split(run_dir / SPLIT_FILE)
+    else:
+        fold = config.get("fold")
+        folds = S.load_folds(run_dir / SPLIT_FILE)
+        if fold is None or not 1 <= int(fold) <= len(folds):
+            raise ElaError(f"{run_dir}: a run with folds and no \"fold\" in its config has no "
+                           f"single {part} part")
+        split = folds[int(fold) - 1]
+    return split.check(num_samples).parts()[part]
+
+
+def _predictions_csv(indices, y_true, y_pred, names: list[str]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["index", "true", "predicted", "correct"])
+    for i, t, p in zip(indices.tolist(), y_true.tolist(), y_pred.tolist(), strict=True):
+        writer.writerow([i, names[t], names[p], int(t == p)])
+    return buf.getvalue().encode("utf-8")
+
+
+def _spec_list(spec: Sequence[str] | str | None) -> list[str]:
+    """Transform step strings as saved in config.json (round-trips through build_transform)."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return [s for s in spec.replace("+", " ").split() if s]
+    return [str(s) for s in spec]
+
+
+def _copy_checkpoint(src: Path, dst: Path) -> None:
+    atomic_write_bytes(dst / MODEL_FILE, (src / MODEL_FILE).read_bytes())
+    atomic_write_bytes(dst / CONFIG_FILE, (src / CONFIG_FILE).read_bytes())
