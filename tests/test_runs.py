@@ -1,0 +1,128 @@
+"""End to end through the command line: data info/convert, train, eval, attack, experiment."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from ela.cli import main
+from ela.data.demo import demo_dataset
+from ela.io import read, write_npz
+
+SUMMARY_KEYS = {"method", "model", "n", "success_rate", "bone_length_change",
+                "bone_angle_change", "joint_speed_change", "l2", "acceleration_change",
+                "emotion_consistency", "model_evaluations_per_sample", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.npz"
+    write_npz(demo_dataset(n_per_class=3, frames=32, actions=("walk", "wave", "bow"), seed=1),
+              path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def action_run(demo_file, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "hcn"
+    assert main(["train", "--model", "hcn", "--data", str(demo_file), "--label", "action",
+                 "--out", str(run), "--frames", "16", "--epochs", "12", "--split",
+                 "holdout:0.6,0.1,0.3", "--cfg", "width=0.25", "window=16"]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def emotion_run(demo_file, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "emo"
+    assert main(["train", "--model", "sstgcn", "--data", str(demo_file), "--layout", "gait16",
+                 "--label", "emotion", "--out", str(run), "--frames", "16", "--epochs", "2",
+                 "--cfg", "channels=[8,8]", "temporal_kernel=3"]) == 0
+    return run
+
+
+def test_data_info_json_on_ntu_samples(shared_data, capsys):
+    assert main(["data", "info", str(shared_data("ntu_samples")), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["samples"] == 5 and info["layout"] == "ntu25" and info["joints"] == 25
+    assert info["frames"]["min"] == 70 and info["frames"]["max"] == 124
+    assert info["persons"] == {"1": 4, "2": 1} or info["persons"] == {1: 4, 2: 1}
+
+
+def test_data_convert_selects_maps_and_resamples(demo_file, tmp_path, capsys):
+    out = tmp_path / "gait.npz"
+    assert main(["data", "convert", str(demo_file), "--out", str(out), "--layout", "gait16",
+                 "--frames", "20", "--lowpass", "--only", "emotion=sad,angry"]) == 0
+    data = read(out)
+    assert data.layout.name == "gait16"
+    assert data.label_names["emotion"] == ["sad", "angry"]
+    assert {s.frames for s in data.samples} == {20}
+    assert len(data) == 2 * 3 * 3
+
+
+def test_bad_input_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip file")
+    assert main(["data", "info", str(bad)]) == 2
+    assert "broken.npz" in capsys.readouterr().err
+
+
+def test_train_writes_metrics_and_a_loadable_checkpoint(action_run):
+    metrics = json.loads((action_run / "metrics.json").read_text())
+    assert {"accuracy", "uar", "war", "wap", "confusion", "classes"} <= set(metrics)
+    assert metrics["classes"] == ["walk", "wave", "bow"]
+    assert metrics["accuracy"] > 1 / 3  # three classes
+    assert (action_run / "model.safetensors").is_file()
+
+
+def test_eval_scores_the_run_on_data(action_run, demo_file, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", str(action_run), "--data", str(demo_file), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 36  # 3 actions x 4 emotions x 3
+
+
+def test_attack_writes_summary_table_and_arrays_and_resumes(action_run, emotion_run,
+                                                            demo_file, tmp_path):
+    out = tmp_path / "ela"
+    args = ["attack", str(action_run), "--data", str(demo_file), "--method", "ela",
+            "--emotion", str(emotion_run), "--iters", "20", "--out", str(out)]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["method"] == "ela" and summary["model"] == "hcn" and summary["n"] > 0
+    assert 0 <= summary["success_rate"] <= 1
+    assert summary["emotion_consistency"] is None or 0 <= summary["emotion_consistency"] <= 1
+    with open(out / "samples.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == summary["n"]
+    with np.load(out / "adversarial.npz") as f:
+        assert f["clean"].shape == f["adversarial"].shape
+        assert f["clean"].shape[0] == summary["n"]
+        changed = np.abs(f["clean"] - f["adversarial"]).reshape(summary["n"], -1).max(1) > 0
+        assert changed[f["success"]].all()
+    batch = next((out / "batches").glob("batch_*.npz"))
+    stamp = batch.stat().st_mtime_ns
+    assert main(args) == 0  # same settings: the finished batch is reused, not redone
+    assert batch.stat().st_mtime_ns == stamp
+    assert json.loads((out / "summary.json").read_text())["success_rate"] == \
+        summary["success_rate"]
+
+
+def test_attack_refuses_data_of_another_layout(action_run, demo_file, tmp_path, capsys):
+    code = main(["attack", str(action_run), "--data", str(demo_file), "--layout", "gait16",
+                 "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "layout" in capsys.readouterr().err
+
+
+def test_experiment_writes_markdown_tables(action_run, demo_file, tmp_path):
+    out = tmp_path / "grid"
+    assert main(["experiment", "paper", "--runs", str(action_run), "--data", str(demo_file),
+                 "--gammas", "1", "--iters", "5", "--samples", "3", "--out", str(out)]) == 0
+    text = (out / "tables.md").read_text()
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4"):
+        assert title in text
+    assert "C&W" in text and "SMART" in text and "hcn, γ = 1" in text
