@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/ela demo --out out/demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
 clean:
