@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ela.data.demo import demo_dataset
 from ela.data.prepare import map_set
+from ela.files import atomic_write_bytes
 from ela.io import write_npz
 from ela.runs.attack import run_attack
 from ela.runs.experiment import markdown_table
-from ela.training.checkpoint import atomic_write_bytes
 from ela.training.loop import TrainConfig
 from ela.training.run import run_training
 

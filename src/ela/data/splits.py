@@ -12,9 +12,7 @@ far as the groups allow.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 
 from ela.data.dataset import clip_id
 from ela.errors import DataFormatError, ElaError
+from ela.files import atomic_write_json
 from ela.io.base import SkeletonSet
 
 NTU_XSUB_TRAIN = frozenset({1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34,
@@ -267,22 +266,6 @@ def _fold_splits(part: np.ndarray, k: int, name: str, seed: int) -> list[Split]:
                   part.size, {"fold": i, "folds": k, "seed": seed}) for i in range(k)]
 
 
-def _write_json(obj: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _read_json(path: str | Path, kind: str) -> dict[str, Any]:
     try:
         obj = json.loads(Path(path).read_text())
@@ -297,7 +280,8 @@ def _read_json(path: str | Path, kind: str) -> dict[str, Any]:
 
 def save_split(split: Split, path: str | Path) -> Path:
     """Write one split as JSON (atomically: a temporary file renamed into place)."""
-    return _write_json({"format": "ela-split", "version": 1, **split.to_dict()}, path)
+    return atomic_write_json(path, {"format": "ela-split", "version": 1, **split.to_dict()},
+                             indent=None)
 
 
 def load_split(path: str | Path) -> Split:
@@ -311,8 +295,8 @@ def load_split(path: str | Path) -> Split:
 
 def save_folds(folds: Sequence[Split], path: str | Path) -> Path:
     """Write a list of splits (cross-validation folds) as one JSON file, atomically."""
-    return _write_json({"format": "ela-folds", "version": 1,
-                        "folds": [s.to_dict() for s in folds]}, path)
+    return atomic_write_json(path, {"format": "ela-folds", "version": 1,
+                                   "folds": [s.to_dict() for s in folds]}, indent=None)
 
 
 def load_folds(path: str | Path) -> list[Split]:

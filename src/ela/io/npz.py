@@ -9,9 +9,8 @@ that is not registered still loads), for each label key ``label_<key>`` (N,) int
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError, LayoutError
+from ela.files import atomic_write_bytes
 from ela.io.base import ReadResult, Sample, SkeletonSet
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import LAYOUTS
@@ -71,16 +71,9 @@ def write_npz(skeleton_set: SkeletonSet, path: str | Path, frames: int | None = 
         names = skeleton_set.label_names.get(key) or [str(i) for i in
                                                       range(int(arrays[f"label_{key}"].max()) + 1)]
         arrays[f"label_names_{key}"] = np.array(names, dtype=str)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _layout(path: Path, z: Any) -> Layout:

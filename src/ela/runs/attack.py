@@ -30,8 +30,9 @@ import torch
 from ela.attacks import ATTACKS, AttackResult
 from ela.attacks.metrics import METRICS, emotion_predictions
 from ela.errors import ElaError
+from ela.files import atomic_write_bytes, atomic_write_json
 from ela.io.base import SkeletonSet
-from ela.training.checkpoint import atomic_write_bytes, atomic_write_json, load, load_config
+from ela.training.checkpoint import load, load_config
 from ela.training.run import resolve_device, run_inputs
 
 

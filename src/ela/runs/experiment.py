@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ela.files import atomic_write_bytes
 from ela.io.base import SkeletonSet
 from ela.runs.attack import load_summary, run_attack
-from ela.training.checkpoint import atomic_write_bytes, load_config
+from ela.training.checkpoint import load_config
 
 COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
            ("ΔA/A", "bone_angle_change"), ("ΔS/S", "joint_speed_change"), ("l2", "l2"),

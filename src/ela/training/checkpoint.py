@@ -16,8 +16,6 @@ temporary file in the same folder, then ``os.replace``), so a crash never leaves
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,37 +26,13 @@ from safetensors.torch import save as save_tensors_bytes
 
 import ela
 from ela.errors import CheckpointError, ElaError
+from ela.files import atomic_write_bytes, atomic_write_json
 from ela.models.registry import SkeletonModel, create_model
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 FORMAT = "ela-checkpoint"
 FORMAT_VERSION = 1
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write `obj` as indented JSON (no NaN/inf allowed) atomically."""
-    try:
-        text = json.dumps(obj, indent=2, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise ElaError(f"cannot write {path}: value is not plain JSON ({err})") from err
-    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
 def read_json(path: str | Path, error: type[ElaError] = CheckpointError) -> Any:

@@ -27,9 +27,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ela.errors import ElaError
+from ela.files import atomic_write_json
 from ela.io.base import SkeletonSet
 from ela.models.registry import SkeletonModel
-from ela.training.checkpoint import atomic_write_json, read_json, save_checkpoint
+from ela.training.checkpoint import read_json, save_checkpoint
 from ela.training.loop import TrainConfig, evaluate, make_logger, seed_everything, train
 from ela.training.metrics import mean_std
 

@@ -43,7 +43,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ela.errors import CheckpointError, ElaError
-from ela.training.checkpoint import atomic_write_json, cpu_tensors, save_tensor_file
+from ela.files import atomic_write_json
+from ela.training.checkpoint import cpu_tensors, save_tensor_file
 from ela.training.metrics import classification_metrics
 
 LAST_FILE = "last.safetensors"

@@ -31,13 +31,12 @@ from ela.data import splits as S
 from ela.data.dataset import SAMPLINGS, SkeletonDataset, to_tensor_batch, window_set
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
+from ela.files import atomic_write_bytes, atomic_write_json
 from ela.io.base import SkeletonSet
 from ela.models.registry import create_model
 from ela.training.checkpoint import (
     CONFIG_FILE,
     MODEL_FILE,
-    atomic_write_bytes,
-    atomic_write_json,
     check_compatible,
     load,
     load_config,
