@@ -4,14 +4,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+VIDEO_VENV ?= .venv-video
+VIDEO_BIN := $(VIDEO_VENV)/bin
+VIDEO_STAMP := $(VIDEO_VENV)/.installed
+
+.PHONY: run test test-video lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,audio,ray]"
 	touch $(STAMP)
+
+# MediaPipe 0.10.21 needs numpy<2: the video extraction is tested in its own environment.
+$(VIDEO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VIDEO_VENV)
+	$(VIDEO_BIN)/pip install -q --upgrade pip
+	$(VIDEO_BIN)/pip install -q torch==2.13.0
+	$(VIDEO_BIN)/pip install -q -e ".[test,video]"
+	touch $(VIDEO_STAMP)
 
 install: $(STAMP)
 
@@ -22,5 +34,8 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
+test-video: $(VIDEO_STAMP)
+	$(VIDEO_BIN)/python -m pytest -q tests/test_video_post.py tests/test_video_mediapipe.py
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) $(VIDEO_VENV) out

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs}; shift || true
 DATA=${DATA:-../shared/data}
 ELA=${ELA:-.venv/bin/ela}
-STEPS=${*:-"msr bandai2 emotion attack-msr"}
+STEPS=${*:-"msr bandai2 emotion attack-msr attack-bandai2 emotion-cv emotion-cv15"}
 EMO_ONLY="style=angry,happy,sad,normal"
 SMALL_GCN='channels=[32,64,64,128,128]'
 
@@ -31,17 +31,22 @@ for step in $STEPS; do
       train msr_sgn --model sgn $M --frames 20 --epochs 80
       train msr_2s-agcn --model 2s-agcn $M --frames 32 --epochs 60 --cfg "$SMALL_GCN" ;;
     bandai2)
-      B="--data $DATA/bandai2 --format bandai --label content --split holdout --augment rotate:15"
+      B="--data $DATA/bandai2 --format bandai --label content --split holdout:0.7,0.1,0.2 --augment rotate:15"
       train bandai2_hcn --model hcn $B --frames 32 --epochs 60
       train bandai2_sgn --model sgn $B --frames 20 --epochs 60
       train bandai2_2s-agcn --model 2s-agcn $B --frames 32 --epochs 40 --cfg "$SMALL_GCN" ;;
     emotion)
-      # E for the attacks: S-STGCN on Bandai-1 mapped to gait16, 4 styles, windows by clip.
+      # E for the attacks: a CNN (cheap to back-propagate through at every attack step) and an
+      # S-STGCN, both on Bandai-1 mapped to gait16, 4 styles, 48-frame windows split by clip.
       E="--data $DATA/bandai1 --format bandai --layout gait16 --only $EMO_ONLY --label style"
+      train emotion_cnn --model cnn $E --window 48 --frames 48 --split holdout --epochs 30
       train emotion_sstgcn --model sstgcn $E --window 48 --frames 48 --split holdout \
         --epochs 30 --cfg 'channels=[32,32,64,64,128]' ;;
-    emotion-cv)
-      E="--data $DATA/bandai1 --format bandai --layout gait16 --only $EMO_ONLY --label style"
+    emotion-cv|emotion-cv15)
+      # 5-fold cross-validation grouped by clip (non-overlapping 32-frame windows), gait16.
+      only=$EMO_ONLY; tag=emotion4
+      [ "$step" = emotion-cv15 ] && { only=""; tag=emotion15; }
+      E="--data $DATA/bandai1 --format bandai --layout gait16 --label style"
       for m in sstgcn 2s-sstgcn stgcn lstm cnn smacn proxemo; do
         cfg=()
         case $m in
@@ -50,16 +55,22 @@ for step in $STEPS; do
           proxemo) cfg=(--cfg image_size=128) ;;
           lstm) cfg=(--cfg hidden=128) ;;
         esac
-        train "emotion4_cv_$m" --model "$m" $E --window 48 --frames 48 --split emotion5 \
-          --epochs 25 "${cfg[@]}"
+        train "${tag}_cv_$m" --model "$m" $E ${only:+--only $only} --window 32 --frames 32 \
+          --split emotion5 --epochs 15 "${cfg[@]}"
       done ;;
-    attack-msr)
+    attack-msr|attack-bandai2)
+      ds=${step#attack-}
+      case $ds in
+        msr) D="--data $DATA/msr_action3d --format msr" ;;
+        bandai2) D="--data $DATA/bandai2 --format bandai" ;;
+      esac
       for m in hcn sgn 2s-agcn; do
-        R=$OUT/msr_$m; [ -f "$R/metrics.json" ] || continue
-        A="$R --data $DATA/msr_action3d --format msr --emotion $OUT/emotion_sstgcn --samples 48"
-        attack "attack_msr_${m}_ela" $A --method ela --gamma 1
-        attack "attack_msr_${m}_cw" $A --method cw
-        attack "attack_msr_${m}_smart" $A --method smart
+        R=$OUT/${ds}_$m; [ -f "$R/metrics.json" ] || continue
+        A="$R $D --emotion $OUT/emotion_cnn --samples ${SAMPLES:-32}"
+        attack "attack_${ds}_${m}_ela" $A --method ela --gamma 1
+        attack "attack_${ds}_${m}_ela_noemo" $A --method ela --gamma 1 --cfg emotion_weight=0
+        attack "attack_${ds}_${m}_cw" $A --method cw
+        attack "attack_${ds}_${m}_smart" $A --method smart
       done ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -67,9 +68,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ela.training.loop import TrainConfig
     from ela.training.run import run_training
 
-    data = _read(args)
     config = TrainConfig(weight_decay=args.weight_decay, schedule=args.schedule,
                          patience=args.patience, label_smoothing=args.label_smoothing)
+    if args.manifest:
+        return _train_multimodal(args, config)
+    if not args.data or not args.label:
+        raise ElaError("ela train needs --data and --label (or --manifest for the "
+                       "multimodal models)")
+    data = _read(args)
     metrics = run_training(
         data, args.model, args.label, args.out, model_cfg=_parse_cfg(args.cfg),
         frames=args.frames, split=args.split, folds=args.folds, train_config=config,
@@ -79,6 +85,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     _print_metrics(metrics)
     print(f"run written to {args.out}")
+    return 0
+
+
+def _train_multimodal(args: argparse.Namespace, config) -> int:
+    from ela.training.multimodal import run_multimodal_training
+
+    metrics = run_multimodal_training(
+        args.manifest, args.model, args.out, model_cfg=_parse_cfg(args.cfg),
+        layout=args.layout or "upper10", frames=args.frames, sampling=args.sampling,
+        transform="centre" if args.transform is None else args.transform,
+        split=args.split or "emotion5", folds=args.folds, glove=args.glove,
+        train_config=config, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, device=args.device)
+    _print_metrics(metrics)
+    print(f"run written to {args.out}")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from ela.io import write_npz
+    from ela.video import extract
+
+    data = extract(args.path, layout=args.layout, lowpass=args.lowpass, log=print)
+    write_npz(data, args.out)
+    print(f"wrote {args.out}: {len(data)} videos, layout {data.layout.name}"
+          + (f", {len(data.skipped)} skipped" if data.skipped else ""))
+    for f, reason in data.skipped:
+        print(f"skipped {f}: {reason}")
     return 0
 
 
@@ -92,11 +126,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_attack(args: argparse.Namespace) -> int:
-    from ela.runs.attack import run_attack
+def _attack_runner(args: argparse.Namespace):
+    """`run_attack`, or the sharded run on --backend (local with --shard-size, or ray)."""
+    if args.backend == "local" and args.shard_size is None:
+        from ela.runs.attack import run_attack
 
+        return run_attack
+    from ela.runs.shards import sharded_runner
+
+    return sharded_runner(args.backend, shard_size=args.shard_size, address=args.address,
+                          workers=args.workers, num_cpus=args.cpus_per_worker,
+                          num_gpus=args.gpus_per_worker,
+                          log=lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def cmd_attack(args: argparse.Namespace) -> int:
     data = _read(args)
-    summary = run_attack(
+    summary = _attack_runner(args)(
         args.run, data, method=args.method, out=args.out, label=args.label,
         emotion=args.emotion, target=args.target, gamma=args.gamma, iters=args.iters,
         samples=args.samples, seed=args.seed, device=args.device, batch_size=args.batch_size,
@@ -105,6 +151,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
     keys = ("success_rate", "bone_length_change", "bone_angle_change", "joint_speed_change",
             "l2", "acceleration_change", "emotion_consistency")
     print(" ".join(f"{k}={_fmt(summary.get(k))}" for k in keys))
+    for note in summary.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     print(f"results written to {args.out}")
     return 0
 
@@ -117,6 +165,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         data, runs=args.runs, emotion=args.emotion, label=args.label, out=args.out,
         samples=args.samples, seed=args.seed, device=args.device, target=args.target,
         iters=args.iters, gammas=[float(g) for g in args.gammas.split(",")],
+        attack_runner=functools.partial(_attack_runner(args), batch_size=args.batch_size),
     )
     print(tables)
     return 0
@@ -126,6 +175,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ela.demo import run_demo
 
     run_demo(Path(args.out), quick=args.quick, seed=args.seed)
+    return 0
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="local", choices=["local", "ray"],
+                   help="local: this process; ray: shards on Ray actors (needs ela[ray])")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join ('auto' or HOST:PORT); default a local Ray")
+    p.add_argument("--shard-size", type=int, default=None,
+                   help="samples per shard, a multiple of --batch-size (default one batch); "
+                        "finished shards are kept in OUT/shards/ and skipped on a re-run")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray actors (default: as many as the cluster's CPUs or GPUs allow)")
+    p.add_argument("--cpus-per-worker", type=int, default=1)
+    p.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="default 1 when the Ray cluster has GPUs, else 0")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ela.viz import write_report
+
+    html_out = (Path(args.out) if args.out else Path(args.outputs[0]) / "report.html") \
+        if args.html else None
+    for path in write_report(args.outputs, html_out, animation=args.animation,
+                             max_samples=args.samples, row=args.sample):
+        print(path)
     return 0
 
 
@@ -184,8 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a recognizer and evaluate it honestly")
     train.add_argument("--model", required=True)
-    _add_data_args(train)
-    train.add_argument("--label", required=True, help="label to learn (action, content, style)")
+    _add_data_args(train, required=False)
+    train.add_argument("--label", default=None, help="label to learn (action, content, style)")
+    train.add_argument("--manifest", default=None,
+                       help="multimodal manifest (CSV or JSON lines: audio, transcript, "
+                            "skeleton or video, label, group) for smern, sern, sern-2s, mdre, "
+                            "are, tre; --layout then defaults to upper10, --split to emotion5")
+    train.add_argument("--glove", default=None,
+                       help="GloVe-format word vectors for the text encoder (multimodal)")
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--frames", type=int, default=32)
     train.add_argument("--epochs", type=int, default=60)
@@ -239,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--seed", type=int, default=0)
     at.add_argument("--device", default="auto")
     at.add_argument("--out", required=True)
+    _add_backend_args(at)
     at.set_defaults(func=cmd_attack)
 
     ex = sub.add_parser("experiment", help="run the paper's experiment grid")
@@ -254,7 +336,33 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--device", default="auto")
     ex.add_argument("--out", required=True)
+    ex.add_argument("--batch-size", type=int, default=64)
+    _add_backend_args(ex)
     ex.set_defaults(func=cmd_experiment)
+
+    ext = sub.add_parser("extract", help="3D skeletons from videos (MediaPipe Pose, the "
+                                         "papers' low-pass filter); needs ela[video]")
+    ext.add_argument("path", help="a video, or a folder of videos (one dataset file)")
+    ext.add_argument("--layout", default="upper10", choices=["upper10", "ntu25", "mediapipe33"])
+    ext.add_argument("--lowpass", action=argparse.BooleanOptionalAction, default=True,
+                     help="Butterworth low-pass, order 8, cut-off 0.1 (default on)")
+    ext.add_argument("--out", required=True, help="output .npz file")
+    ext.set_defaults(func=cmd_extract)
+
+    rep = sub.add_parser("report", help="pictures and a self-contained HTML report of attack "
+                                        "and training folders")
+    rep.add_argument("outputs", nargs="+", metavar="OUT",
+                     help="attack output or training run folders (or folders holding them)")
+    rep.add_argument("--html", action=argparse.BooleanOptionalAction, default=True,
+                     help="write the HTML report (default: yes)")
+    rep.add_argument("--out", default=None, help="HTML file (default: OUT/report.html)")
+    rep.add_argument("--samples", type=int, default=12, help="samples per attack in the viewer")
+    rep.add_argument("--sample", type=int, default=None,
+                     help="row of adversarial.npz for the strip and animation "
+                          "(default: the first successful one)")
+    rep.add_argument("--animation", action=argparse.BooleanOptionalAction, default=True,
+                     help="write the GIF (and MP4 when ffmpeg is there)")
+    rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="the main job on built-in demo data")
     demo.add_argument("--out", default="out/demo")

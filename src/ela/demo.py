@@ -2,10 +2,12 @@
 
 1. generate the demo set (ntu25 actions in four emotional styles) and write it as .npz;
 2. train a small HCN action recognizer (label ``action``);
-3. train a small S-STGCN emotion recognizer on the same motions mapped to the gait16 layout
-   (label ``emotion``) — the emotion model E of the attack;
+3. train a small CNN emotion recognizer on the same motions mapped to the gait16 layout
+   (label ``emotion``) — the emotion model E of the attack (a CNN is cheap to back-propagate
+   through at every attack step);
 4. attack the HCN with ELA (emotion loss through E) and with C&W-L2 on test samples;
-5. print and write the ELA-vs-C&W table.
+5. print and write the ELA-vs-C&W table;
+6. write the pictures (strips, GIFs, confusion matrices) and the HTML report, print paths.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ela.runs.attack import run_attack
 from ela.runs.experiment import markdown_table
 from ela.training.loop import TrainConfig
 from ela.training.run import run_training
+from ela.viz import write_report
 
 
 def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
@@ -42,13 +45,13 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
           f"(chance {1 / len(metrics['classes']):.3f}) -> {action_run}")
 
     gait = map_set(data, "gait16")
-    emotion_run = out / "emotion_sstgcn"
+    emotion_run = out / "emotion_cnn"
     metrics = run_training(
-        gait, "sstgcn", "emotion", emotion_run,
-        model_cfg={"channels": [16, 16, 32, 32], "temporal_kernel": 5}, frames=32,
+        gait, "cnn", "emotion", emotion_run, model_cfg={"channels": [16, 32, 64, 64]},
+        frames=32,
         split="holdout", train_config=TrainConfig(epochs=epochs, weight_decay=1e-4),
         seed=seed, progress=False, log=lambda _: None)
-    print(f"emotion model sstgcn (gait16): test UAR {metrics['uar']:.3f} "
+    print(f"emotion model cnn (gait16): test UAR {metrics['uar']:.3f} "
           f"(chance {1 / len(metrics['classes']):.3f}) -> {emotion_run}")
 
     samples = 8 if quick else 16
@@ -62,4 +65,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
     atomic_write_bytes(out / "attack_table.md", (table + "\n").encode("utf-8"))
     print(f"\nELA vs C&W on {samples} demo samples (hcn):\n{table}\n"
           f"written to {out / 'attack_table.md'}")
+    pictures = write_report([action_run, emotion_run, out / "attack_ela", out / "attack_cw"],
+                            out / "report.html")
+    print("pictures and report:\n" + "\n".join(f"  {p}" for p in pictures))
     return summaries

@@ -100,9 +100,29 @@ def safe_load_pickle(path: Path) -> Any:
         raise DataFormatError(path, f"cannot read: {err}") from None
     try:
         return _SafeUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError,
-            ValueError, IndexError, KeyError) as err:
+    except Exception as err:  # noqa: BLE001 - damaged pickles fail in many ways; none runs code
         raise DataFormatError(path, f"not a plain-data pickle: {err}") from None
+
+
+MAX_CLASSES = 100_000  # labels beyond this are corrupt, not classes (name lists stay small)
+
+
+def checked_data(path: Path, data: np.ndarray) -> np.ndarray:
+    """`data` as float32, refused (DataFormatError) when empty, non-finite or all zero.
+
+    Finiteness is checked after the cast: 1e300 is a finite float64 but inf in float32. An
+    all-zero sample would pass everywhere as an absent person, so it is an error too.
+    """
+    out = np.asarray(data, dtype=np.float32)
+    if out.size == 0:
+        raise DataFormatError(path, "no frames")
+    finite = np.isfinite(out)
+    if not finite.all():
+        raise DataFormatError(path, f"{int((~finite).sum())} coordinate values are NaN, "
+                                    "infinite or beyond float32 range")
+    if not out.any():
+        raise DataFormatError(path, "all coordinates are zero (no person in any frame)")
+    return out
 
 
 def class_names(count: int, prefix: str = "class_") -> list[str]:
@@ -140,6 +160,8 @@ def parse_table(path: Path, lines: list[str], columns: int, first_line: int = 1)
     Errors name the file and the 1-based line (`first_line` is the number of ``lines[0]``):
     a wrong value count, a non-numeric value, NaN or infinity.
     """
+    if not any(line.strip() for line in lines):
+        return np.zeros((0, columns))  # (numpy would warn about an empty input)
     try:
         values = np.loadtxt(io.StringIO("\n".join(lines)), dtype=np.float64, comments=None,
                             ndmin=2)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import read_text, single_or_stream
+from ela.io._common import checked_data, read_text, single_or_stream
 from ela.io.base import ReadResult, Sample
 from ela.io.bvh import read_bvh
 from ela.skeleton.layouts import get_layout
@@ -82,7 +82,7 @@ def read_clip(path: Path) -> np.ndarray:
     if tuple(names) != layout.joints or tuple(parents) != layout.parents:
         raise DataFormatError(path, f"hierarchy {list(zip(names, parents, strict=False))} "
                                     "does not match layout bandai21")
-    return motion.positions[:, 1:].transpose(2, 0, 1)[..., None].astype(np.float32)
+    return checked_data(path, motion.positions[:, 1:].transpose(2, 0, 1)[..., None])
 
 
 def open_bandai(path: str | Path) -> ReadResult:

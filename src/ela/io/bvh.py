@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import parse_table, read_text, reason, stream
+from ela.io._common import checked_data, parse_table, read_text, reason, stream
 from ela.io.base import ReadResult, Sample, iter_files
 from ela.skeleton.layout import Layout
 
@@ -195,7 +195,7 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BvhMotion:
         frame_time = float(header[1][1][1])
     except (ValueError, IndexError):
         raise DataFormatError(path, "bad 'Frames:' or 'Frame Time:' value", m + 2) from None
-    if frames <= 0 or not frame_time > 0:
+    if frames <= 0 or not 0 < frame_time < np.inf:
         raise DataFormatError(path, f"Frames {frames} and Frame Time {frame_time} must be > 0",
                               m + 2)
     width = sum(len(c) for c in channels)
@@ -204,6 +204,7 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BvhMotion:
         raise DataFormatError(path, f"header declares {frames} frames but {len(motion)} follow"
                                     " (truncated?)", len(lines))
     positions = forward_kinematics(parents, offsets, channels, motion) * scale
+    checked_data(path, positions)
     return BvhMotion(names, parents, offsets * scale, channels, positions, frame_time)
 
 

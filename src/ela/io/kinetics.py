@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import read_text, single_or_stream
+from ela.io._common import checked_data, read_text, single_or_stream
 from ela.io.base import ReadResult, Sample, iter_files
 from ela.skeleton.layouts import get_layout
 
 NUM_JOINTS = 18
 MAX_PERSONS = 2
+MAX_FRAMES = 100_000  # a clip spanning more frame indices is corrupt (and would not fit)
 FPS = 30.0
 
 
@@ -74,6 +75,9 @@ def parse_clip(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     except (KeyError, TypeError, ValueError):
         raise DataFormatError(path, "every frame needs an integer 'frame_index'") from None
     index -= index.min()
+    if index.max() >= MAX_FRAMES:
+        raise DataFormatError(path, f"frame_index spans {int(index.max()) + 1} frames "
+                                    f"(more than {MAX_FRAMES}: corrupt)")
     data = np.zeros((3, int(index.max()) + 1, NUM_JOINTS, MAX_PERSONS))
     for k, (t, frame) in enumerate(zip(index, frames, strict=True)):
         people = _frame_people(path, frame, k)[:MAX_PERSONS]
@@ -82,7 +86,7 @@ def parse_clip(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     data[1] = np.where(seen, 1.0 - data[1], 0.0)
     info = {k: v for k, v in clip.items() if k != "data"}
     info["lost_frames"] = sorted(set(range(data.shape[1])) - set(index.tolist()))
-    return data.astype(np.float32), info
+    return checked_data(path, data), info
 
 
 def open_kinetics(path: str | Path, labels: str | Path | None = None) -> ReadResult:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import parse_table, read_text, single_or_stream
+from ela.io._common import checked_data, parse_table, read_text, single_or_stream
 from ela.io.base import ReadResult, Sample, iter_files
 from ela.skeleton.layouts import get_layout
 
@@ -67,7 +67,7 @@ def parse_msr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if lost.all():
         raise DataFormatError(path, f"all {len(lost)} frames are zero (sensor lost the person)")
     xyz = fill_lost(xyz, lost)
-    return xyz.transpose(2, 0, 1)[..., None].astype(np.float32), lost
+    return checked_data(path, xyz.transpose(2, 0, 1)[..., None]), lost
 
 
 def _protocol(path: Path) -> set[str]:

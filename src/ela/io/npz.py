@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,10 +106,15 @@ def _check(path: Path, z: Any, layout: Layout) -> tuple[np.ndarray, dict, dict, 
                                     f"{layout.num_joints}")
     lengths = z["lengths"]
     if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer) \
-            or (lengths < 0).any() or (lengths > t).any():
-        raise DataFormatError(path, f"lengths must be (N,) = ({n},) integers in 0..{t}")
+            or (lengths < 1).any() or (lengths > t).any():
+        raise DataFormatError(path, f"lengths must be (N,) = ({n},) integers in 1..{t}")
     if not np.isfinite(data).all():
         raise DataFormatError(path, "data holds NaN or infinite values")
+    valid = np.arange(t)[None, :] < lengths[:, None]  # (N, T)
+    moving = (np.abs(data).max(axis=(1, 3, 4)) > 0) & valid
+    if not moving.any(axis=1).all():
+        raise DataFormatError(path, f"samples {np.flatnonzero(~moving.any(axis=1)).tolist()} "
+                                    "are all zero within their length")
     labels, names = {}, {}
     for key in (k[len("label_"):] for k in z.files if k.startswith("label_")
                 and not k.startswith("label_names_")):
@@ -125,7 +132,7 @@ def _check(path: Path, z: Any, layout: Layout) -> tuple[np.ndarray, dict, dict, 
         meta = json.loads(str(z["meta"]))
     except json.JSONDecodeError as err:
         raise DataFormatError(path, f"meta is not JSON: {err.msg}") from None
-    if not isinstance(meta, list) or len(meta) != n:
+    if not isinstance(meta, list) or len(meta) != n or not all(isinstance(m, dict) for m in meta):
         raise DataFormatError(path, f"meta must be a JSON list of {n} records")
     return lengths, labels, names, meta
 
@@ -135,8 +142,10 @@ def open_npz(path: str | Path) -> ReadResult:
     path = Path(path)
     try:
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataFormatError(path, f"cannot open as .npz: {err}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataFormatError(path, "a single .npy array, not an .npz archive")
     with z:
         missing = [k for k in REQUIRED if k not in z.files]
         if missing:
@@ -148,7 +157,8 @@ def open_npz(path: str | Path) -> ReadResult:
             fps = float(z["fps"]) if "fps" in z.files else float("nan")
             skipped = [(str(f), str(r)) for f, r in json.loads(str(z["skipped"]))] \
                 if "skipped" in z.files else []
-        except (ValueError, TypeError) as err:  # object arrays, malformed skipped JSON
+        # object arrays, malformed skipped JSON; damaged members fail only when read
+        except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise DataFormatError(path, f"malformed array: {err}") from None
 
     def samples() -> Iterator[Sample]:

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import ntu_action_names, read_text, single_or_stream, to_int
+from ela.io._common import (
+    checked_data,
+    ntu_action_names,
+    read_text,
+    single_or_stream,
+    to_int,
+)
 from ela.io.base import ReadResult, Sample, iter_files
 from ela.skeleton.layouts import get_layout
 
@@ -131,6 +137,7 @@ def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
 
 def _parse(path: Path) -> Sample:
     data, lost = parse_skeleton_file(path)
+    data = checked_data(path, data)
     info = parse_name(path.name)
     if info is None:
         raise DataFormatError(path, "name does not follow SsssCcccPpppRrrrAaaa (no action label)")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import class_names, ntu_action_names, safe_load_pickle
+from ela.io._common import MAX_CLASSES, class_names, ntu_action_names, safe_load_pickle
 from ela.io.base import ReadResult, Sample
 from ela.io.ntu import parse_name
 from ela.skeleton.layout import Layout
@@ -37,14 +37,15 @@ def load_labels(path: Path) -> tuple[list[str], list[int]]:
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2):
         raise DataFormatError(path, "label pickle must hold a pair (sample_names, labels)")
     names, labels = obj
-    if len(names) != len(labels):
-        raise DataFormatError(path, f"{len(names)} names but {len(labels)} labels")
     try:
+        if len(names) != len(labels):
+            raise DataFormatError(path, f"{len(names)} names but {len(labels)} labels")
         labels = [int(x) for x in np.asarray(labels).reshape(-1)]
-    except (TypeError, ValueError):
-        raise DataFormatError(path, "labels must be integers") from None
-    if labels and min(labels) < 0:
-        raise DataFormatError(path, f"negative label {min(labels)}")
+    except (TypeError, ValueError, OverflowError):
+        raise DataFormatError(path, "names and labels must be lists, labels integers") from None
+    if labels and not 0 <= min(labels) <= max(labels) < MAX_CLASSES:
+        raise DataFormatError(path, f"labels must lie in 0..{MAX_CLASSES - 1}, got "
+                                    f"{min(labels)}..{max(labels)}")
     return [str(n) for n in names], labels
 
 
@@ -92,11 +93,11 @@ def open_ntu_npy(path: str | Path, labels: str | Path | None = None,
                                           "(pass labels=...)")
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:
         raise DataFormatError(path, f"not a numpy array file: {err}") from None
-    if data.ndim != 5 or not np.issubdtype(data.dtype, np.number):
-        raise DataFormatError(path, f"expected a numeric (N, C, T, V, M) array, got "
-                                    f"{data.dtype} {data.shape}")
+    if data.ndim != 5 or not np.issubdtype(data.dtype, np.number) or data.shape[0] == 0:
+        raise DataFormatError(path, f"expected a numeric (N, C, T, V, M) array with N > 0, "
+                                    f"got {data.dtype} {data.shape}")
     if data.shape[3] != lay.num_joints:
         raise DataFormatError(path, f"{data.shape[3]} joints but layout {lay.name} has "
                                     f"{lay.num_joints}")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError
-from ela.io._common import class_names, ntu_action_names, safe_load_pickle
+from ela.io._common import MAX_CLASSES, class_names, ntu_action_names, safe_load_pickle
 from ela.io.base import ReadResult, Sample
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import get_layout
@@ -54,6 +54,8 @@ def _convert(ann: dict[str, Any], max_persons: int) -> np.ndarray:
     out = np.zeros((kp.shape[-1], t, v, max_persons), dtype=np.float32)
     keep = kp[:max_persons]
     out[..., : len(keep)] = keep.transpose(3, 1, 2, 0)
+    if t == 0 or not out.any() or not np.isfinite(out).all():
+        raise ValueError("no frames, all keypoints zero, or values beyond float32 range")
     return out
 
 
@@ -73,7 +75,8 @@ def _samples(path: Path, anns: list, splits: dict[str, set[str]], lay: Layout,
             label = int(ann["label"])
             if not 0 <= label < num_classes:
                 raise ValueError(f"label {label} outside 0..{num_classes - 1}")
-        except (KeyError, TypeError, ValueError) as err:
+            img_shape = [int(s) for s in ann.get("img_shape", ())]
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             skipped.append((where, f"bad annotation: {err}"))
             continue
         if data.shape[2] != lay.num_joints:
@@ -81,7 +84,7 @@ def _samples(path: Path, anns: list, splits: dict[str, set[str]], lay: Layout,
                                    f"{lay.num_joints}"))
             continue
         meta = {"name": name, "file": str(path), "split": member,
-                "img_shape": [int(s) for s in ann.get("img_shape", ())]}
+                "img_shape": img_shape}
         yield Sample(data, {"action": label}, meta)
 
 
@@ -103,20 +106,26 @@ def open_pyskl(path: str | Path, layout: str | Layout | None = None, split: str 
     anns = obj["annotations"]
     if not anns:
         raise DataFormatError(path, "the pickle holds no annotations")
-    splits = {str(k): {str(d) for d in v} for k, v in (obj.get("split") or {}).items()}
+    try:
+        splits = {str(k): {str(d) for d in v} for k, v in (obj.get("split") or {}).items()}
+    except (AttributeError, TypeError):
+        raise DataFormatError(path, "'split' must map split names to lists of names") from None
     if split is not None and split not in splits:
         raise DataFormatError(path, f"no split {split!r}; splits here: {sorted(splits)}")
     if layout is None:
         first = anns[0].get("keypoint") if isinstance(anns[0], dict) else None
-        v = np.shape(first)[2] if first is not None and np.ndim(first) == 4 else None
+        try:
+            v = np.shape(first)[2] if first is not None and np.ndim(first) == 4 else None
+        except ValueError:  # a ragged nested list
+            v = None
         if v not in LAYOUT_BY_JOINTS:
             raise DataFormatError(path, f"cannot tell the layout from {v} joints; pass layout=")
         layout = LAYOUT_BY_JOINTS[v]
     lay = get_layout(layout)
     if label_names is None:
         count = 1 + max((int(a["label"]) for a in anns
-                         if isinstance(a, dict) and isinstance(a.get("label"), (int, np.integer))),
-                        default=-1)
+                         if isinstance(a, dict) and isinstance(a.get("label"), (int, np.integer))
+                         and int(a["label"]) < MAX_CLASSES), default=-1)
         label_names = ntu_action_names() if lay.name == "ntu25" and count <= 120 \
             else class_names(count)
     skipped: list[tuple[str, str]] = []

@@ -1,5 +1,16 @@
 """Imports every built-in model module so that their `@register_model` decorators run."""
 
-from ela.models import agcn, cnn, hcn, proxemo, recurrent, sgn, smacn, sstgcn, stgcn
+from ela.models import (
+    agcn,
+    cnn,
+    hcn,
+    multimodal,
+    proxemo,
+    recurrent,
+    sgn,
+    smacn,
+    sstgcn,
+    stgcn,
+)
 
-MODULES = (agcn, cnn, hcn, proxemo, recurrent, sgn, smacn, sstgcn, stgcn)
+MODULES = (agcn, cnn, hcn, multimodal, proxemo, recurrent, sgn, smacn, sstgcn, stgcn)

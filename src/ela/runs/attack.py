@@ -12,28 +12,44 @@ them in batches and writes into `out`:
 - ``adversarial.npz``: clean and adversarial sequences, lengths, labels, predictions.
 
 Each batch's result is written to ``out/batches/`` atomically as it finishes, so an
-interrupted run, started again with the same arguments, attacks only the missing batches.
+interrupted run, started again with the same arguments, attacks only the missing batches
+(a damaged or foreign batch file is redone, never trusted). Inputs are prepared batch by
+batch (`ela.training.run.run_stream`): only one batch of prepared tensors is in memory at a
+time. A batch that does not fit in memory stops the run with an `ElaError` suggesting a
+smaller batch size. What the attacks noted (e.g. a sample stopped on a non-finite loss) goes
+into the summary's ``notes``, with dataset sample indices.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import re
+import sys
 import time
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ela.attacks import ATTACKS, AttackResult
 from ela.attacks.metrics import METRICS, emotion_predictions
+from ela.data.dataset import collate
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
 from ela.io.base import SkeletonSet
 from ela.training.checkpoint import load, load_config
-from ela.training.run import resolve_device, run_inputs
+from ela.training.run import resolve_device, run_stream
+
+Fetch = Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+"""Dataset indices -> (x (n, C, T, V, M), y (n,), lengths (n,)) prepared on the device."""
 
 
 def attack_options(method: str, gamma: float | None = None, iters: int | None = None,
@@ -51,21 +67,22 @@ def attack_options(method: str, gamma: float | None = None, iters: int | None = 
     return opts
 
 
-def select_samples(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   candidates: np.ndarray, samples: int | None, seed: int,
-                   batch_size: int) -> np.ndarray:
+def select_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
+                   samples: int | None, seed: int, batch_size: int) -> np.ndarray:
     """Indices among `candidates` that the model classifies correctly, at most `samples`.
 
-    A random subset (seeded) when more are correct than asked for, in increasing order.
+    Inputs come from `fetch`, `batch_size` at a time. A random subset (seeded) when more are
+    correct than asked for, in increasing order.
     """
-    preds = []
+    hits = []
     with torch.no_grad():
         for start in range(0, len(candidates), batch_size):
-            idx = torch.as_tensor(candidates[start:start + batch_size])
-            logits = model(x[idx])
-            preds.append(model.predict_class(logits).cpu())
-    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
-    correct = candidates[(pred == y[torch.as_tensor(candidates)].cpu()).numpy()]
+            idx = candidates[start:start + batch_size]
+            with memory_guard(len(idx)):
+                x, y, _ = fetch(idx)
+                hits.append((model.predict_class(model(x)) == y).cpu())
+    hit = torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool)
+    correct = candidates[hit.numpy()]
     if samples is not None and len(correct) > samples:
         rng = np.random.default_rng(seed)
         correct = np.sort(rng.choice(correct, size=samples, replace=False))
@@ -111,6 +128,32 @@ def _batch_arrays(result: AttackResult, indices: np.ndarray, lengths: torch.Tens
     return arrays
 
 
+@contextlib.contextmanager
+def memory_guard(batch: int) -> Iterator[None]:
+    """Turn an out-of-memory failure inside the block into an ElaError naming the fix."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as err:  # torch.cuda.OutOfMemoryError included
+        text = str(err).lower()
+        if isinstance(err, RuntimeError) and "out of memory" not in text \
+                and "can't allocate memory" not in text:
+            raise
+        raise ElaError(f"a batch of {batch} samples does not fit in memory ({err}); run "
+                       "again with a smaller --batch-size") from err
+
+
+def _dataset_notes(notes: list[str], idx: np.ndarray) -> list[str]:
+    """Attack notes with batch positions ("sample 3", "[0, 2]") as dataset indices."""
+    def one(m: re.Match) -> str:
+        return f"sample {int(idx[int(m[1])])}"
+
+    def many(m: re.Match) -> str:
+        return "[" + ", ".join(str(int(idx[int(k)])) for k in m[1].split(",")) + "]"
+
+    return [re.sub(r"\[(\d+(?:, \d+)*)\]", many, re.sub(r"sample (\d+)", one, n))
+            for n in notes]
+
+
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -120,9 +163,10 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _load_batch(path: Path) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError):
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
         return None  # a damaged batch file is redone, never trusted
+    return arrays if "indices" in arrays and "notes" in arrays else None
 
 
 def _reset_if_changed(folder: Path, fingerprint: dict[str, Any]) -> None:
@@ -141,12 +185,14 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
                target: str | None = None, gamma: float | None = None, iters: int | None = None,
                samples: int | None = None, seed: int = 0, device: str = "auto",
                batch_size: int = 64, attack_cfg: dict[str, Any] | None = None,
-               split: str = "test", emotion_loss: bool = True) -> dict[str, Any]:
+               split: str = "test", emotion_loss: bool = True,
+               progress: bool = True) -> dict[str, Any]:
     """Attack the model of run folder `run` on `data`; write summary, table and arrays.
 
     `emotion` is the run folder of an emotion model: it measures the emotion consistency of
-    every method and, for ELA with `emotion_loss`, is the E of the emotion term. Returns the
-    summary dict (also written to ``out/summary.json``).
+    every method and, for ELA with `emotion_loss`, is the E of the emotion term. `progress`:
+    a tqdm bar over samples (rate, ETA) when stderr is a terminal, else one stderr line per
+    batch; False for silence. Returns the summary dict (also written to ``out/summary.json``).
     """
     if method not in ATTACKS:
         raise ElaError(f"unknown attack {method!r}; known: {', '.join(sorted(ATTACKS))}")
@@ -154,11 +200,14 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
     dev = resolve_device(device)
     config = load_config(run)
     model = load(run, device=dev)
-    x_all, y_all, len_all, candidates, classes = run_inputs(run, config, data, label, split)
+    ds, candidates, classes = run_stream(run, config, data, label, split)
     emotion_model = load(emotion, device=dev) if emotion is not None else None
-    x_all, y_all, len_all = x_all.to(dev), y_all.to(dev), len_all.to(dev)
 
-    chosen = select_samples(model, x_all, y_all, candidates, samples, seed, batch_size)
+    def fetch(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y, lengths = collate([ds[int(i)] for i in idx])
+        return x.to(dev), y.to(dev), lengths.to(dev)
+
+    chosen = select_samples(model, fetch, candidates, samples, seed, batch_size)
     if len(chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
                        "samples correctly; nothing to attack")
@@ -175,21 +224,35 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
                                     "emotion_loss": emotion_loss,
                                     "batch_size": batch_size, "chosen": chosen.tolist()})
     parts: list[dict[str, np.ndarray]] = []
-    torch.manual_seed(seed)
+    n_batches = -(-len(chosen) // batch_size)
+    on_tty = progress and sys.stderr.isatty()
+    bar = tqdm(total=len(chosen), desc=f"attack {method}", unit="sample", file=sys.stderr,
+               dynamic_ncols=True, leave=False, disable=not on_tty)
     for b, start in enumerate(range(0, len(chosen), batch_size)):
         idx = chosen[start:start + batch_size]
         path = batches_dir / f"batch_{b:05d}.npz"
         done = _load_batch(path) if path.exists() else None
         if done is not None and np.array_equal(done["indices"], idx):
             parts.append(done)
-            continue
-        t = torch.as_tensor(idx, device=dev)
-        result = attack(x_all[t], y_all[t], target=tgt, lengths=len_all[t])
-        arrays = _batch_arrays(result, idx, len_all[t], emotion_model)
-        _save_npz(path, arrays)
-        parts.append(arrays)
+        else:
+            torch.manual_seed(seed + b)  # a resumed batch draws what it would have drawn
+            with memory_guard(len(idx)):
+                x, y, lengths = fetch(idx)
+                result = attack(x, y, target=tgt, lengths=lengths)
+                done = _batch_arrays(result, idx, lengths, emotion_model)
+            done["notes"] = np.array(_dataset_notes(result.notes, idx), dtype=str)
+            _save_npz(path, done)
+            parts.append(done)
+            del x, y, lengths, result
+        bar.update(len(idx))
+        if progress and not on_tty:
+            print(f"attack {method}: batch {b + 1}/{n_batches} ({start + len(idx)}/"
+                  f"{len(chosen)} samples, success {float(done['success'].mean()):.0%}, "
+                  f"{float(done['seconds']):.1f} s)", file=sys.stderr, flush=True)
+    bar.close()
 
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "seconds"}
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
+              if k not in ("seconds", "notes")}
     seconds = float(sum(float(p["seconds"]) for p in parts))
     summary = summarize_arrays(merged, seconds)
     summary.update({
@@ -198,8 +261,10 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
         "n": int(len(chosen)), "candidates": int(len(candidates)),
         "target": None if tgt is None else (tgt if isinstance(tgt, str) else classes[tgt]),
         "emotion_model": None if emotion is None else str(emotion),
-        "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss),
+        "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss
+                             and opts.get("emotion_weight", 1.0) > 0),
         "options": {k: v for k, v in opts.items()}, "seed": seed,
+        "notes": [str(n) for p in parts for n in p["notes"]],
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     })
     atomic_write_json(out / "summary.json", summary)
@@ -210,6 +275,9 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
         "clean_pred": merged["clean_pred"], "adv_pred": merged["adv_pred"],
         "success": merged["success"], "indices": merged["indices"],
         "layout": np.array(data.layout.name), "classes": np.array(classes),
+        **({"clean_emotion": merged["clean_emotion"], "adv_emotion": merged["adv_emotion"],
+            "emotion_classes": np.array(load_config(emotion).get("classes") or [])}
+           if "clean_emotion" in merged else {}),
     })
     return summary
 

@@ -8,6 +8,7 @@ Table 3: ELA with and without the emotion loss (γ = 1). Table 4: C&W-L2 and SMA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,12 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
                          emotion: str | None = None, label: str | None = None,
                          samples: int | None = None, seed: int = 0, device: str = "auto",
                          target: str | None = None, iters: int | None = None,
-                         gammas: list[float] | None = None) -> str:
-    """Run the grid for every action run folder in `runs`; write and return ``tables.md``."""
+                         gammas: list[float] | None = None,
+                         attack_runner: Callable[..., dict[str, Any]] | None = None) -> str:
+    """Run the grid for every action run folder in `runs`; write and return ``tables.md``.
+
+    `attack_runner` runs one cell (default `run_attack`; e.g. a sharded Ray runner from
+    `ela.runs.shards.sharded_runner`)."""
     out = Path(out)
     gammas = gammas or [0.1, 1.0, 10.0]
 
@@ -58,8 +63,8 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
         folder = out / Path(run).name / name
         if (folder / "summary.json").is_file():
             return load_summary(folder)
-        return run_attack(run, data, out=folder, label=label, samples=samples, seed=seed,
-                          device=device, **kw)
+        return (attack_runner or run_attack)(run, data, out=folder, label=label,
+                                             samples=samples, seed=seed, device=device, **kw)
 
     sections: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "Table 1 — ELA untargeted, by γ": [], "Table 2 — ELA targeted (γ = 1)": [],

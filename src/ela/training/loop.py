@@ -49,7 +49,7 @@ from ela.training.metrics import classification_metrics
 
 LAST_FILE = "last.safetensors"
 STATE_FILE = "state.json"
-_STATE_KEY = "ela_train_state"
+STATE_KEY = "ela_train_state"
 # Changing these between an interrupted run and its resumption does not change the result.
 _RESUME_FREE = {"epochs", "device", "num_workers", "eval_batch_size", "patience"}
 
@@ -436,7 +436,7 @@ def _save(ckpt: Path, model, optimizer, scheduler, cfg: TrainConfig, run: _RunSt
              "optimizer": {"param_groups": opt["param_groups"], "scalars": opt_scalars},
              "scheduler": scheduler.state_dict() if scheduler is not None else None}
     text = json.dumps(state, allow_nan=False)
-    save_tensor_file(ckpt / LAST_FILE, tensors, metadata={_STATE_KEY: text})
+    save_tensor_file(ckpt / LAST_FILE, tensors, metadata={STATE_KEY: text})
     atomic_write_json(ckpt / STATE_FILE, state)
 
 
@@ -446,7 +446,7 @@ def _restore(ckpt: Path, model, optimizer, scheduler, cfg: TrainConfig) -> _RunS
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             meta = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-        state = json.loads(meta[_STATE_KEY])
+        state = json.loads(meta[STATE_KEY])
     except KeyError as err:
         raise CheckpointError(f"{path}: no training state in its metadata") from err
     except Exception as err:  # safetensors' own error type, or bad JSON

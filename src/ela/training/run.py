@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ela.data import splits as S
-from ela.data.dataset import SAMPLINGS, SkeletonDataset, to_tensor_batch, window_set
+from ela.data.dataset import SAMPLINGS, SkeletonDataset, collate, window_set
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
@@ -229,11 +229,14 @@ def prepare_data(skeleton_set: SkeletonSet, config: dict[str, Any]) -> SkeletonS
 
 
 def run_dataset(config: dict[str, Any], data: SkeletonSet, label: str,
-                indices: np.ndarray | None = None) -> SkeletonDataset:
-    """Deterministic dataset of `data` (already `prepare_data`-ed) prepared as the run was."""
+                indices: np.ndarray | None = None, cache: bool = True) -> SkeletonDataset:
+    """Deterministic dataset of `data` (already `prepare_data`-ed) prepared as the run was.
+
+    `cache=False` prepares every item when asked for and keeps nothing (streaming)."""
     return SkeletonDataset(data, label, int(config.get("frames", 32)),
                            transform=build_transform(config.get("transform"), data.layout),
-                           indices=indices, sampling=config.get("sampling", "resample"))
+                           indices=indices, sampling=config.get("sampling", "resample"),
+                           cache=cache)
 
 
 def evaluate_run(
@@ -287,18 +290,36 @@ def run_inputs(
     Returns x (N, C, T, V, M) float32, y (N,) int64, lengths (N,) int64 of every sample of
     the (windowed, if the run used windows) set, the indices of `part` of the run's split
     ("train", "val", "test"; None or "all" for every sample) and the class names. Checks
-    layout, joints and classes against the checkpoint `config` first.
+    layout, joints and classes against the checkpoint `config` first. `run_stream` gives
+    the same inputs a few at a time.
+    """
+    ds, candidates, names = run_stream(run_dir, config, skeleton_set, label, part)
+    if len(ds) == 0:
+        raise ElaError(f"{run_dir}: no samples to prepare")
+    x, y, lengths = collate([ds[k] for k in range(len(ds))])
+    return x, y, lengths, candidates, names
+
+
+def run_stream(
+    run_dir: str | Path,
+    config: dict[str, Any],
+    skeleton_set: SkeletonSet,
+    label: str | None = None,
+    part: str | None = "test",
+) -> tuple[SkeletonDataset, np.ndarray, list[str]]:
+    """`run_inputs` without building the tensors: (dataset, candidate indices, class names).
+
+    Item k of the dataset is ``(x (C, T, V, M), y, length)`` of sample k, identical to row
+    k of `run_inputs`, prepared only when asked for and not kept, so a set whose prepared
+    tensors do not fit in memory can be processed batch by batch (``collate``).
     """
     label, names = _check_data(run_dir, config, skeleton_set, label)
     data = prepare_data(skeleton_set, config)
-    x, lengths, y = to_tensor_batch(data, int(config.get("frames", 32)), label,
-                                    build_transform(config.get("transform"), data.layout),
-                                    config.get("sampling", "resample"))
     if part is None or part == "all":
         candidates = np.arange(len(data))
     else:
         candidates = _run_part(Path(run_dir), config, part, len(data))
-    return x, y, lengths, candidates, names
+    return run_dataset(config, data, label, cache=False), candidates, names
 
 
 def _check_data(run_dir, config: dict[str, Any], sset: SkeletonSet,

@@ -1,0 +1,110 @@
+"""Ray executor for sharded attack runs: ``ela attack ... --backend ray [--address ADDR]``.
+
+Each Ray actor builds the models and the attack once (from checkpoint bytes shipped through
+the object store, so the nodes need `ela` installed but not the run folders or the data) and
+attacks one shard at a time; the calling process feeds shards to idle actors and writes each
+result as it arrives (`ela.runs.shards`). Actors ask for `num_cpus` CPUs each (and use as
+many torch threads) and for `num_gpus` GPUs each — by default one when the cluster has GPUs,
+none otherwise. Ray is optional: ``pip install 'ela[ray]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from ela.errors import ElaError
+from ela.runs.shards import AttackSpec, Executor, ShardAttacker, ShardTask
+
+
+def import_ray() -> Any:
+    """The `ray` module, or an ElaError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ElaError("the ray backend needs Ray: pip install 'ela[ray]' "
+                       "(or pip install 'ray[default]')") from None
+    return ray
+
+
+class ShardWorker:
+    """Body of a Ray actor: one `ShardAttacker`, built when the actor starts."""
+
+    def __init__(self, spec: AttackSpec, threads: int):
+        torch.set_num_threads(max(1, threads))
+        self.attacker = ShardAttacker(spec)
+
+    def attack_shard(self, task: ShardTask, seed: int) -> dict[str, np.ndarray]:
+        return self.attacker.attack_shard(task, seed)
+
+
+def ray_executor(address: str | None = None, workers: int | None = None,
+                 num_cpus: int = 1, num_gpus: float | None = None,
+                 log: Callable[[str], None] | None = None) -> Executor:
+    """An executor for `run_sharded` on a Ray cluster.
+
+    address: None starts a local Ray (unless one is already initialised in this process);
+    "auto" or "HOST:PORT" connects to a running cluster. workers: actors to start (default:
+    as many as the cluster's CPUs, or GPUs, allow, at most one per shard). num_cpus /
+    num_gpus: resources per actor (num_gpus None: 1 when the cluster has a GPU, else 0).
+    """
+    say = log or (lambda _: None)
+
+    def execute(spec: AttackSpec, tasks: Iterator[ShardTask], count: int, seed: int,
+                done: Callable[[ShardTask, dict[str, np.ndarray]], None]) -> None:
+        ray = import_ray()
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=address, log_to_driver=False)
+        try:
+            resources = ray.cluster_resources()
+            gpus = num_gpus if num_gpus is not None else (
+                1.0 if resources.get("GPU", 0) >= 1 else 0.0)
+            fit = (resources.get("GPU", 0) / gpus if gpus > 0
+                   else resources.get("CPU", 1) / max(num_cpus, 1))
+            n = max(1, min(count, workers or int(fit)))
+            say(f"ray: {n} workers × ({num_cpus} CPU, {gpus:g} GPU) for {count} shards "
+                f"on a cluster with {resources.get('CPU', 0):g} CPUs, "
+                f"{resources.get('GPU', 0):g} GPUs")
+            _run_actors(ray, spec, tasks, seed, done, n, num_cpus, gpus)
+        finally:
+            if started:
+                ray.shutdown()
+
+    return execute
+
+
+def _run_actors(ray: Any, spec: AttackSpec, tasks: Iterator[ShardTask], seed: int,
+                done: Callable[[ShardTask, dict[str, np.ndarray]], None], n: int,
+                num_cpus: int, gpus: float) -> None:
+    """Keep `n` actors busy with one shard each until `tasks` is exhausted."""
+    actor_cls = ray.remote(ShardWorker)
+    spec_ref = ray.put(spec)
+    actors = [actor_cls.options(num_cpus=num_cpus, num_gpus=gpus).remote(spec_ref, num_cpus)
+              for _ in range(n)]
+    pending: dict[Any, tuple[Any, ShardTask]] = {}
+
+    def submit(actor: Any) -> None:
+        task = next(tasks, None)
+        if task is not None:
+            pending[actor.attack_shard.remote(task, seed)] = (actor, task)
+
+    try:
+        for actor in actors:
+            submit(actor)
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            actor, task = pending.pop(ready[0])
+            try:
+                arrays = ray.get(ready[0])
+            except Exception as err:  # RayTaskError / RayActorError wrap the worker's error
+                raise ElaError(f"shard {task.shard} failed on a Ray worker ({err}); finished "
+                               "shards are kept: run the same command again to resume") from err
+            done(task, arrays)
+            submit(actor)
+    finally:
+        for actor in actors:
+            ray.kill(actor)

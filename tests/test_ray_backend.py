@@ -1,0 +1,54 @@
+"""The Ray backend on a local Ray with 2 CPUs: same per-sample results as the local backend,
+and a run killed midway (SIGKILL of the driver) resumes without redoing finished shards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ela.cli import main
+from ela.io import read
+from ela.runs.shards import run_sharded, sharded_runner
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ela[ray]')")
+
+import test_shards as helpers  # noqa: E402
+
+tiny = helpers.tiny  # the same small HCN run fixture
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray with 2 CPUs for this module; its GCS address for other processes."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def test_ray_and_local_backends_give_identical_results(tiny, cluster, tmp_path):
+    data_file, run = tiny
+    data = read(data_file)
+    kw = dict(method="ela", iters=3, samples=6, seed=2, batch_size=2, device="cpu")
+    local = run_sharded(run, data, out=tmp_path / "local", shard_size=2, **kw)
+    remote = sharded_runner("ray", shard_size=2, workers=2)(run, data, out=tmp_path / "ray",
+                                                            **kw)
+    a, b = helpers.arrays(tmp_path / "local"), helpers.arrays(tmp_path / "ray")
+    for key in (*helpers.SAME, "table"):
+        assert np.array_equal(a[key], b[key]), key
+    assert remote["backend"] == "ray" and remote["shards"] == 3
+    for key in ("success_rate", "bone_length_change", "l2", "model_evaluations_per_sample"):
+        assert remote[key] == local[key], key
+
+
+def test_killed_ray_run_resumes_without_redoing_finished_shards(tiny, cluster, tmp_path):
+    data_file, run = tiny
+    out = tmp_path / "killed"
+    cmd = helpers.attack_cmd(data_file, run, out, "--shard-size", "2", "--backend", "ray",
+                      "--address", cluster, "--workers", "1")
+    helpers.kill_midway_and_resume(cmd, out, lambda: (main(cmd) == 0 and
+                                              json.loads((out / "summary.json").read_text())))
+    assert json.loads((out / "summary.json").read_text())["backend"] == "ray"
