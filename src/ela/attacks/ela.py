@@ -47,6 +47,13 @@ class ELA(Attack):
         gamma: augmented-Lagrangian penalty γ (the paper tries 0.1, 1, 10).
         conf: logit margin of the constraint C.
         lr: Adam step size on x' (metres).
+        lr_decay: factor applied to the step size after every outer iteration. Adam moves
+            every coordinate by about `lr` per step, so a constant step leaves a jitter of
+            that size, which shows in the joint speeds; decaying it lets x' settle.
+        beta2: Adam's second-moment decay. 0.9, not the usual 0.999: with a long memory the
+            large constraint gradients of the first steps keep scaling down the small distance
+            gradients that follow, and x' keeps a dense jitter (on 12 hard MSR samples
+            against an HCN: ΔS/S 95 % with 0.999, 2.5 % with 0.9 at the same budget).
         outer_iters, inner_steps: budget I × Adam steps per dual update.
         weights, tolerances: (b, a, s) weights and tolerances ε of the dynamic distance.
         emotion_weight: weight of e.
@@ -72,12 +79,14 @@ class ELA(Attack):
         gamma: float = 1.0,
         conf: float = 0.5,
         lr: float = 1e-3,
-        outer_iters: int = 100,
+        lr_decay: float = 1.0,
+        beta2: float = 0.9,
+        outer_iters: int = 200,
         inner_steps: int = 10,
         weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         tolerances: tuple[float, float, float] = (0.0, 0.0, 0.0),
         emotion_weight: float = 1.0,
-        patience: int = 10,
+        patience: int = 20,
         rel_tol: float = 1e-3,
         min_length: float = MIN_LENGTH,
         min_angle: float = MIN_ANGLE,
@@ -88,9 +97,11 @@ class ELA(Attack):
         super().__init__(model, layout, bounds)
         if outer_iters < 1 or inner_steps < 1 or patience < 1:
             raise AttackError("ELA: outer_iters, inner_steps and patience must be ≥ 1")
-        if gamma <= 0 or lr <= 0 or conf < 0:
-            raise AttackError("ELA: gamma and lr must be > 0 and conf ≥ 0")
+        if gamma <= 0 or lr <= 0 or conf < 0 or not 0 < lr_decay <= 1:
+            raise AttackError("ELA: gamma and lr must be > 0, conf ≥ 0, 0 < lr_decay ≤ 1")
         self.gamma, self.conf, self.lr = float(gamma), float(conf), float(lr)
+        self.lr_decay = float(lr_decay)
+        self.beta2 = float(beta2)
         self.outer_iters, self.inner_steps = int(outer_iters), int(inner_steps)
         self.patience, self.rel_tol = int(patience), float(rel_tol)
         self.distance = DynamicDistance(self.layout, weights, tolerances,
@@ -156,8 +167,9 @@ class ELA(Attack):
             if kept < len(s):
                 s.keep(keep)
                 delta, grad = delta[keep], grad[keep]
-            s["delta"], s["m"], s["v"] = adam_update(delta, grad, s["m"], s["v"], it + 1,
-                                                     self.lr)
+            lr = self.lr * self.lr_decay ** (it // self.inner_steps)
+            s["delta"], s["m"], s["v"] = adam_update(delta, grad, s["m"], s["v"], it + 1, lr,
+                                                     betas=(0.9, self.beta2))
         self._retire(ctx, s, total, finite)
 
     def _retire(self, ctx: AttackContext, s: ActiveBatch, steps: int,

@@ -253,18 +253,28 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
 
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
               if k not in ("seconds", "notes")}
-    seconds = float(sum(float(p["seconds"]) for p in parts))
-    summary = summarize_arrays(merged, seconds)
-    summary.update({
-        "method": method, "model": config["model"]["name"], "run": str(run),
-        "dataset": data.source, "layout": data.layout.name, "label": config.get("label"),
-        "n": int(len(chosen)), "candidates": int(len(candidates)),
+    merged["seconds"] = np.array(sum(float(p["seconds"]) for p in parts))
+    merged["notes"] = np.array([str(n) for p in parts for n in p["notes"]], dtype=str)
+    return write_outputs(out, merged, data, classes, config, {
+        "method": method, "run": str(run), "candidates": int(len(candidates)),
         "target": None if tgt is None else (tgt if isinstance(tgt, str) else classes[tgt]),
         "emotion_model": None if emotion is None else str(emotion),
         "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss
                              and opts.get("emotion_weight", 1.0) > 0),
-        "options": {k: v for k, v in opts.items()}, "seed": seed,
-        "notes": [str(n) for p in parts for n in p["notes"]],
+        "options": dict(opts), "seed": seed,
+    }, emotion)
+
+
+def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
+                  classes: list[str], config: dict[str, Any], extra: dict[str, Any],
+                  emotion: str | Path | None) -> dict[str, Any]:
+    """summary.json, samples.csv and adversarial.npz from merged per-sample arrays."""
+    summary = summarize_arrays({k: v for k, v in merged.items()
+                                if k not in ("seconds", "notes")}, float(merged["seconds"]))
+    summary.update({
+        "model": config["model"]["name"], "dataset": data.source, "layout": data.layout.name,
+        "label": config.get("label"), "n": int(len(merged["indices"])), **extra,
+        "notes": [str(n) for n in merged["notes"]],
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     })
     atomic_write_json(out / "summary.json", summary)
@@ -277,7 +287,7 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
         "layout": np.array(data.layout.name), "classes": np.array(classes),
         **({"clean_emotion": merged["clean_emotion"], "adv_emotion": merged["adv_emotion"],
             "emotion_classes": np.array(load_config(emotion).get("classes") or [])}
-           if "clean_emotion" in merged else {}),
+           if "clean_emotion" in merged and emotion is not None else {}),
     })
     return summary
 

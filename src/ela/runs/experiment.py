@@ -24,7 +24,7 @@ COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
 
 
 def _pct(v: Any) -> str:
-    return "–" if v is None else f"{100 * v:.1f} %"
+    return "–" if v is None else f"{100 * v:.2f} %"
 
 
 def _cell(key: str, v: Any) -> str:

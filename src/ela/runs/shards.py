@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ import torch
 from ela.attacks import ATTACKS
 from ela.data.dataset import collate
 from ela.errors import ElaError
-from ela.files import atomic_write_bytes, atomic_write_json
+from ela.files import atomic_write_bytes
 from ela.io.base import SkeletonSet
 from ela.runs.attack import (
     _batch_arrays,
@@ -39,11 +38,10 @@ from ela.runs.attack import (
     _load_batch,
     _resolve_target,
     _save_npz,
-    _write_table,
     attack_options,
     memory_guard,
     select_samples,
-    summarize_arrays,
+    write_outputs,
 )
 from ela.training.checkpoint import CONFIG_FILE, MODEL_FILE, checkpoint_dir, load, load_config
 from ela.training.run import resolve_device, run_stream
@@ -262,33 +260,6 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
         "options": dict(opts), "seed": seed, "backend": backend, "shards": len(shards),
         "shard_size": shard_size or batch_size,
     }, emotion)
-
-
-def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
-                  classes: list[str], config: dict[str, Any], extra: dict[str, Any],
-                  emotion: str | Path | None) -> dict[str, Any]:
-    """summary.json, samples.csv and adversarial.npz from merged per-sample arrays."""
-    summary = summarize_arrays({k: v for k, v in merged.items()
-                                if k not in ("seconds", "notes")}, float(merged["seconds"]))
-    summary.update({
-        "model": config["model"]["name"], "dataset": data.source, "layout": data.layout.name,
-        "label": config.get("label"), "n": int(len(merged["indices"])), **extra,
-        "notes": [str(n) for n in merged["notes"]],
-        "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
-    atomic_write_json(out / "summary.json", summary)
-    _write_table(out / "samples.csv", merged, data, classes)
-    _save_npz(out / "adversarial.npz", {
-        "clean": merged["original"], "adversarial": merged["adversarial"],
-        "lengths": merged["lengths"], "labels": merged["labels"],
-        "clean_pred": merged["clean_pred"], "adv_pred": merged["adv_pred"],
-        "success": merged["success"], "indices": merged["indices"],
-        "layout": np.array(data.layout.name), "classes": np.array(classes),
-        **({"clean_emotion": merged["clean_emotion"], "adv_emotion": merged["adv_emotion"],
-            "emotion_classes": np.array(load_config(emotion).get("classes") or [])}
-           if "clean_emotion" in merged and emotion is not None else {}),
-    })
-    return summary
 
 
 def sharded_runner(backend: str = "local", shard_size: int | None = None,
