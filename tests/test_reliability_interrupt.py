@@ -50,7 +50,7 @@ def trained(demo, tmp_path_factory) -> Path:
     return run
 
 
-def kill_when(args: list[str], ready: Path, timeout: float = 120.0) -> None:
+def kill_when(args: list[str], ready: Path, timeout: float = 600.0) -> None:
     """Start `ela args` in a subprocess and SIGKILL it as soon as `ready` exists."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ela.cli", *args], env=env,

@@ -89,7 +89,7 @@ def kill_midway_and_resume(cmd: list[str], out: Path, rerun) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "ela.cli", *cmd], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = shard_path(out, 0)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # generous: a loaded machine starts Ray slowly
     while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)

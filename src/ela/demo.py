@@ -63,7 +63,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
             iters=30 if quick and method == "ela" else None)
     table = markdown_table(list(summaries.items()), first="method")
     atomic_write_bytes(out / "attack_table.md", (table + "\n").encode("utf-8"))
-    print(f"\nELA vs C&W on {samples} demo samples (hcn):\n{table}\n"
+    attacked = next(iter(summaries.values()))["n"]
+    print(f"\nELA vs C&W on {attacked} demo test samples (hcn):\n{table}\n"
           f"written to {out / 'attack_table.md'}")
     pictures = write_report([action_run, emotion_run, out / "attack_ela", out / "attack_cw"],
                             out / "report.html")
