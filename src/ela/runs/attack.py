@@ -169,13 +169,14 @@ def _load_batch(path: Path) -> dict[str, np.ndarray] | None:
     return arrays if "indices" in arrays and "notes" in arrays else None
 
 
-def _reset_if_changed(folder: Path, fingerprint: dict[str, Any]) -> None:
-    """Forget batch files written with other settings (they would not be this run's)."""
+def reset_if_changed(folder: Path, fingerprint: dict[str, Any],
+                     pattern: str = "batch_*.npz") -> None:
+    """Forget result files (`pattern`) written with other settings: not this run's."""
     path = folder / "settings.json"
     text = json.dumps(fingerprint, sort_keys=True, default=str)
     if path.exists() and path.read_text() == text:
         return
-    for old in folder.glob("batch_*.npz"):
+    for old in folder.glob(pattern):
         old.unlink()
     atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -219,7 +220,7 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
 
     batches_dir = out / "batches"
     batches_dir.mkdir(parents=True, exist_ok=True)
-    _reset_if_changed(batches_dir, {"run": str(run), "method": method, "options": opts,
+    reset_if_changed(batches_dir, {"run": str(run), "method": method, "options": opts,
                                     "target": str(tgt), "seed": seed, "emotion": str(emotion),
                                     "emotion_loss": emotion_loss,
                                     "batch_size": batch_size, "chosen": chosen.tolist()})

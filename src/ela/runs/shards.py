@@ -17,7 +17,6 @@ inputs; only the process that called `run_sharded` reads the data and writes fil
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ import torch
 from ela.attacks import ATTACKS
 from ela.data.dataset import collate
 from ela.errors import ElaError
-from ela.files import atomic_write_bytes
 from ela.io.base import SkeletonSet
 from ela.runs.attack import (
     _batch_arrays,
@@ -40,6 +38,7 @@ from ela.runs.attack import (
     _save_npz,
     attack_options,
     memory_guard,
+    reset_if_changed,
     select_samples,
     write_outputs,
 )
@@ -162,17 +161,6 @@ def plan_shards(chosen: np.ndarray, batch_size: int, shard_size: int | None
     return [batches[k:k + per] for k in range(0, len(batches), per)]
 
 
-def _reset_shards(folder: Path, fingerprint: dict[str, Any]) -> None:
-    """Forget shard files written with other settings."""
-    path = folder / "settings.json"
-    text = json.dumps(fingerprint, sort_keys=True, default=str)
-    if path.exists() and path.read_text() == text:
-        return
-    for old in folder.glob("shard_*.npz"):
-        old.unlink()
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def shard_path(out: str | Path, shard: int) -> Path:
     return Path(out) / SHARDS_DIR / f"shard_{shard:05d}.npz"
 
@@ -213,10 +201,11 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
     shards = plan_shards(chosen, batch_size, shard_size)
     folder = out / SHARDS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    _reset_shards(folder, {"run": str(run), "method": method, "options": opts,
-                           "target": str(tgt), "seed": seed, "emotion": str(emotion),
-                           "emotion_loss": emotion_loss, "batch_size": batch_size,
-                           "shard_size": shard_size, "chosen": chosen.tolist()})
+    reset_if_changed(folder, {"run": str(run), "method": method, "options": opts,
+                              "target": str(tgt), "seed": seed, "emotion": str(emotion),
+                              "emotion_loss": emotion_loss, "batch_size": batch_size,
+                              "shard_size": shard_size, "chosen": chosen.tolist()},
+                     pattern="shard_*.npz")
     done: dict[int, dict[str, np.ndarray]] = {}
     for k, batches in enumerate(shards):
         found = _load_batch(shard_path(out, k)) if shard_path(out, k).exists() else None
