@@ -84,15 +84,6 @@ def make_data(per_class: int, seed: int, offset: float = 0.0):
     return x, y, lengths
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster than two fighting for a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def setup():
     x, y, _ = make_data(12, seed=0)

@@ -25,15 +25,6 @@ MODELS = list(TINY)
 LAYOUTS = ["ntu25", "kinect20", "bandai21", "upper10"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; two thrash on the shared, loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(name: str, layout: str = "kinect20", num_classes: int = 5):
     torch.manual_seed(0)
     return create_model(name, layout, num_classes, **TINY[name])

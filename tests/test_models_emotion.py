@@ -28,15 +28,6 @@ LAYOUTS = ("gait16", "upper10", "ntu25", "bandai21")
 N, T, E = 2, 16, 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread on a shared machine; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def build(name: str, layout: str = "upper10", num_classes: int = E, **extra):
     torch.manual_seed(0)
     return create_model(name, layout, num_classes, **{**TINY[name][0], **extra})

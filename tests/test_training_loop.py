@@ -38,15 +38,6 @@ class Tiny(SkeletonModel):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Convolutions on two threads of a shared, busy 2-core machine run 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module", autouse=True)
 def tiny_registered():
     register_model(TINY)(Tiny)
     yield
