@@ -123,6 +123,6 @@ def test_experiment_writes_markdown_tables(action_run, demo_file, tmp_path):
     assert main(["experiment", "paper", "--runs", str(action_run), "--data", str(demo_file),
                  "--gammas", "1", "--iters", "5", "--samples", "3", "--out", str(out)]) == 0
     text = (out / "tables.md").read_text()
-    for title in ("Table 1", "Table 2", "Table 3", "Table 4"):
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "n fooled by all"):
         assert title in text
     assert "C&W" in text and "SMART" in text and "hcn, γ = 1" in text

@@ -17,7 +17,8 @@ from ela.models.registry import SkeletonModel, create_model, register_model
 from ela.skeleton import get_layout
 from ela.training.checkpoint import check_compatible, load, load_config, save_checkpoint
 from ela.training.crossval import cross_validate
-from ela.training.loop import LAST_FILE, TrainConfig, evaluate, train
+from ela.training.loop import (LAST_FILE, TrainConfig, balanced_class_weights, evaluate,
+                               train)
 
 LAYOUT = get_layout("kinect20")
 TINY = "tiny_training_test"
@@ -308,3 +309,28 @@ def test_cross_validation_and_fold_resume(tmp_path):
         cross_validate(factory, sset, "action", _folds(len(sset))[::-1], 6, cfg,
                        out_dir=tmp_path, dataset_factory=_dataset_factory(sset),
                        progress=False)
+
+
+def test_balanced_class_weights():
+    ds = TensorDataset(torch.zeros(6, 1), torch.tensor([0, 0, 0, 0, 2, 2]))
+    w = balanced_class_weights(ds, num_classes=3)
+    # N / (C_present * n_c): 6 / (2 * 4), class 1 absent -> 1, 6 / (2 * 2)
+    assert w.tolist() == pytest.approx([0.75, 1.0, 1.5])
+    with pytest.raises(ElaError, match="class_weight"):
+        TrainConfig(class_weight="inverse")
+
+
+def test_balanced_weights_reach_the_loss():
+    data = _tiny_set(n_per_class=12, classes=3)
+    keep = [i for i, s in enumerate(data.samples) if s.labels["action"] != 2 or i % 4 == 0]
+    skewed = SkeletonSet([data.samples[i] for i in keep], data.layout, data.label_names)
+    from ela.training.crossval import skeleton_datasets
+    ds = skeleton_datasets(skewed, "action", 8)(np.arange(len(skewed)), True)
+    losses = []
+    for weight in (None, "balanced"):
+        torch.manual_seed(0)
+        model = create_model(TINY, LAYOUT, 3)
+        result = train(model, ds, None, TrainConfig(epochs=1, batch_size=8, device="cpu",
+                                                    class_weight=weight), progress=False)
+        losses.append(result.history[0]["loss"])
+    assert np.isfinite(losses).all() and losses[0] != pytest.approx(losses[1])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ela.errors import ElaError
-from ela.training.metrics import classification_metrics, confusion_matrix, mean_std
+from ela.training.metrics import classification_metrics, confusion_matrix, mean_std, vote_metrics
 
 
 def test_hand_computed_three_classes():
@@ -84,3 +84,20 @@ def test_mean_std_over_folds():
     assert not math.isnan(out["std"]["uar"])
     with pytest.raises(ElaError):
         mean_std([])
+
+
+def test_vote_metrics_one_prediction_per_group():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7],   # clip a: mean [0.47, 0.53] -> 1
+                      [0.6, 0.4], [0.6, 0.4]])              # clip b: -> 0
+    m = vote_metrics(probs, [0, 0, 0, 1, 1], ["a", "a", "a", "b", "b"], ["x", "y"])
+    assert m["num_samples"] == 2 and m["confusion"] == [[0, 1], [1, 0]]
+    assert m["accuracy"] == 0.0
+    right = vote_metrics(probs, [1, 1, 1, 0, 0], ["a", "a", "a", "b", "b"])
+    assert right["accuracy"] == 1.0 and right["uar"] == 1.0
+
+
+def test_vote_metrics_rejects_mixed_groups_and_bad_shapes():
+    with pytest.raises(ElaError, match="more than one true label"):
+        vote_metrics(np.full((2, 2), 0.5), [0, 1], ["a", "a"])
+    with pytest.raises(ElaError, match="do not match"):
+        vote_metrics(np.full((3, 2), 0.5), [0, 1], ["a", "b"])

@@ -111,6 +111,16 @@ def test_run_training_folds(tmp_path, demo):
     assert again["num_samples"] == metrics["folds"][k - 1]["sizes"]["test"]
 
 
+def test_windowed_folds_average_clip_votes(tmp_path, demo):
+    metrics = run_training(demo, TINY, "emotion", tmp_path / "cvw", frames=8, window=8,
+                           folds=3, train_config=quick(epochs=1, class_weight="balanced",
+                                                       monitor="uar"), progress=False)
+    assert metrics["clip"]["uar"] == pytest.approx(
+        np.mean([f["clip"]["uar"] for f in metrics["folds"]]))
+    assert np.sum(metrics["clip_confusion"]) == len(demo)  # every clip tested once
+    assert "clip" in metrics["std"]
+
+
 def test_windows_and_run_inputs(tmp_path, demo):
     out = tmp_path / "win"
     metrics = run_training(demo, TINY, "action", out, frames=8, window=8,
@@ -125,8 +135,12 @@ def test_windows_and_run_inputs(tmp_path, demo):
     assert int(lengths.min()) == 8
     clips = np.array([i // 4 for i in range(n_windows)])  # 4 windows per 20-frame clip
     assert not set(clips[split["test"]]) & set(clips[split["train"]])
-    assert evaluate_run(out, demo, part="test")["accuracy"] == pytest.approx(
-        metrics["accuracy"])
+    again = evaluate_run(out, demo, part="test")
+    assert again["accuracy"] == pytest.approx(metrics["accuracy"])
+    # one vote per test clip (4 windows each), the same in training and in evaluate_run
+    assert metrics["clip"]["num_samples"] == len(set(clips[split["test"]]))
+    assert np.sum(metrics["clip_confusion"]) == metrics["clip"]["num_samples"]
+    assert again["clip"] == pytest.approx(metrics["clip"])
     _, _, _, everything, _ = run_inputs(out, load_config(out), demo, part="all")
     assert len(everything) == n_windows
 

@@ -69,7 +69,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ela.training.run import run_training
 
     config = TrainConfig(weight_decay=args.weight_decay, schedule=args.schedule,
-                         patience=args.patience, label_smoothing=args.label_smoothing)
+                         patience=args.patience, label_smoothing=args.label_smoothing,
+                         monitor=args.monitor,
+                         class_weight="balanced" if args.balance else None)
     if args.manifest:
         return _train_multimodal(args, config)
     if not args.data or not args.label:
@@ -289,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=None,
                        help="early stopping: epochs without a better validation score")
     train.add_argument("--label-smoothing", type=float, default=0.0)
+    train.add_argument("--monitor", default="accuracy", choices=["accuracy", "uar", "loss"],
+                       help="validation score that picks the best epoch")
+    train.add_argument("--balance", action="store_true",
+                       help="weight the loss by inverse class frequency (skewed classes)")
     train.add_argument("--cfg", nargs="*", help="model options key=value")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")

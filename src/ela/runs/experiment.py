@@ -2,7 +2,8 @@
 
 Table 1: ELA untargeted for every γ and model. Table 2: ELA targeted to one class (γ = 1).
 Table 3: ELA with and without the emotion loss (γ = 1). Table 4: C&W-L2 and SMART beside ELA
-(γ = 1). Every cell is one `run_attack` output folder under `out/`; a cell whose
+(γ = 1); Table 5: the same four attacks (ELA, ELA without emotion loss, C&W, SMART) averaged
+over the samples all four fooled (`ela.runs.compare`), i.e. at equal success rate. Every cell is one `run_attack` output folder under `out/`; a cell whose
 ``summary.json`` exists is not run again, so an interrupted grid resumes.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from ela.files import atomic_write_bytes
 from ela.io.base import SkeletonSet
 from ela.runs.attack import load_summary, run_attack
+from ela.runs.compare import common_success
 from ela.training.checkpoint import load_config
 
 COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
@@ -32,16 +34,22 @@ def _cell(key: str, v: Any) -> str:
         return "–"
     if key in ("l2", "acceleration_change"):
         return f"{v:.4f}"
-    if key == "model_evaluations_per_sample":
+    if key in ("model_evaluations_per_sample", "n"):
         return f"{v:.0f}"
     return _pct(v)
 
 
-def markdown_table(rows: list[tuple[str, dict[str, Any]]], first: str = "setting") -> str:
+COMMON_COLUMNS = (("n fooled by all", "n"), *(c for c in COLUMNS if c[1] in (
+    "bone_length_change", "bone_angle_change", "joint_speed_change", "l2", "acceleration_change",
+    "emotion_consistency")))
+
+
+def markdown_table(rows: list[tuple[str, dict[str, Any]]], first: str = "setting",
+                   columns: tuple[tuple[str, str], ...] = COLUMNS) -> str:
     """A Markdown table: one row per (name, summary), the paper's columns."""
-    head = f"| {first} | " + " | ".join(c for c, _ in COLUMNS) + " |"
-    rule = "|" + "---|" * (len(COLUMNS) + 1)
-    body = [f"| {name} | " + " | ".join(_cell(k, s.get(k)) for _, k in COLUMNS) + " |"
+    head = f"| {first} | " + " | ".join(c for c, _ in columns) + " |"
+    rule = "|" + "---|" * (len(columns) + 1)
+    body = [f"| {name} | " + " | ".join(_cell(k, s.get(k)) for _, k in columns) + " |"
             for name, s in rows]
     return "\n".join([head, rule, *body])
 
@@ -72,6 +80,7 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
         "Table 4 — baselines beside ELA (γ = 1)": [],
     }
     t1, t2, t3, t4 = sections.values()
+    t5: list[tuple[str, dict[str, Any]]] = []
     for run in runs:
         model = load_config(run)["model"]["name"]
         for g in gammas:
@@ -91,8 +100,14 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
         t4.append((f"{model}, ELA", with_e))
         t4.append((f"{model}, C&W", cell("cw", run, method="cw", emotion=emotion)))
         t4.append((f"{model}, SMART", cell("smart", run, method="smart", emotion=emotion)))
+        names = ("ELA", "ELA without emotion loss", "C&W", "SMART")
+        folders = [out / Path(run).name / c for c in ("ela_g1", "ela_noemo", "cw", "smart")]
+        _, common = common_success(folders)
+        t5.extend((f"{model}, {n}", c) for n, c in zip(names, common, strict=True))
     text = f"# Attack experiments on {data.source}\n"
     for title, rows in sections.items():
         text += f"\n## {title}\n\n{markdown_table(rows)}\n"
+    text += ("\n## Table 5 — at equal success rate: means over the samples all four attacks "
+             f"fooled (γ = 1)\n\n{markdown_table(t5, columns=COMMON_COLUMNS)}\n")
     atomic_write_bytes(out / "tables.md", text.encode("utf-8"))
     return text

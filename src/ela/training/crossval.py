@@ -101,6 +101,7 @@ def cross_validate(
     class_names: list[str] | None = None,
     dataset_factory: DatasetFactory | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
+    groups: np.ndarray | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -110,6 +111,8 @@ def cross_validate(
     fold starts from the same reproducible initialisation). dataset_factory: overrides the
     default SkeletonDataset construction (frames, transforms and sampling are then ignored).
     checkpoint_extra: merged into every fold's checkpoint config (which also gets "fold": k).
+    groups: the clip id of every sample of the set, for per-clip test metrics (see
+    `train_one_split`).
     """
     if not splits:
         raise ElaError("cross_validate needs at least one split")
@@ -127,7 +130,7 @@ def cross_validate(
             Path(out_dir) / f"fold_{k}" if out_dir is not None else None,
             class_names=names,
             checkpoint_extra={"label": label, **(checkpoint_extra or {}), "fold": k},
-            fold=k, progress=progress, log=log)
+            fold=k, groups=groups, progress=progress, log=log)
         say(f"fold {k}/{len(splits)}: test accuracy {metrics['accuracy']:.4f}, "
             f"UAR {metrics['uar']:.4f} (best epoch {metrics['best_epoch']})")
         folds.append(metrics)
@@ -144,6 +147,7 @@ def train_one_split(
     class_names: list[str],
     checkpoint_extra: dict[str, Any] | None = None,
     fold: int | None = None,
+    groups: np.ndarray | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -151,7 +155,8 @@ def train_one_split(
 
     Returns the test metrics plus ``split_digest``, ``sizes``, ``best_epoch``,
     ``best_val_score``, ``training`` (the TrainResult summary), ``options`` (model config and
-    training options) and ``fold`` when given. With `out_dir`: if ``out_dir/metrics.json``
+    training options) and ``fold`` when given; with `groups` (one clip id per sample of the
+    set, e.g. for windows) also ``clip`` and ``clip_confusion``: one vote per test clip. With `out_dir`: if ``out_dir/metrics.json``
     exists for the same split and options it is returned without training (other options
     raise ElaError); otherwise training resumes from ``out_dir/train_state`` if present,
     and the checkpoint and then metrics.json are written to `out_dir`.
@@ -178,9 +183,11 @@ def train_one_split(
     result = train(model, make_ds(np.asarray(split.train), True), val_ds, train_config,
                    progress=progress, log=log, class_names=class_names,
                    checkpoint_dir=folder / "train_state" if folder else None, resume=True)
-    metrics, _, _ = evaluate(model, make_ds(np.asarray(split.test), False),
+    test = np.asarray(split.test)
+    metrics, _, _ = evaluate(model, make_ds(test, False),
                              train_config.eval_batch_size or train_config.batch_size,
-                             class_names=class_names)
+                             class_names=class_names,
+                             groups=None if groups is None else np.asarray(groups)[test])
     metrics.update(split_digest=digest,
                    sizes={"train": len(split.train), "val": len(split.val),
                           "test": len(split.test)},
@@ -208,6 +215,9 @@ def summarise_folds(folds: list[dict[str, Any]], classes: list[str]) -> dict[str
     skip = ("fold", "best_epoch", "best_val_score", "sizes", "training", "options")
     stats = mean_std([{k: v for k, v in f.items() if k not in skip} for f in folds])
     confusion = np.sum([np.asarray(f["confusion"]) for f in folds], axis=0)
+    clip_confusion = ({"clip_confusion": np.sum([np.asarray(f["clip_confusion"]) for f in folds],
+                                                axis=0).tolist()}
+                      if all("clip_confusion" in f for f in folds) else {})
     scores = []
     for f in folds:  # higher is better; the "loss" monitor is negated
         s = f.get("best_val_score")
@@ -219,6 +229,8 @@ def summarise_folds(folds: list[dict[str, Any]], classes: list[str]) -> dict[str
         "confusion": confusion.tolist(),
         "support": confusion.sum(axis=1).tolist(),
         "classes": classes,
+        **({"clip": stats["mean"]["clip"]} if "clip" in stats["mean"] else {}),
+        **clip_confusion,
         "num_folds": len(folds),
         "checkpoint_fold": checkpoint_fold,
         "folds": folds,

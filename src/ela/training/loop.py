@@ -29,7 +29,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 from ela.errors import CheckpointError, ElaError
 from ela.files import atomic_write_json
 from ela.training.checkpoint import cpu_tensors, save_tensor_file
-from ela.training.metrics import classification_metrics
+from ela.training.metrics import classification_metrics, vote_metrics
 
 LAST_FILE = "last.safetensors"
 STATE_FILE = "state.json"
@@ -66,7 +66,8 @@ class TrainConfig:
     validation set ("accuracy", "uar" or "loss"); None never stops early. seed: see module
     doc. device: "auto" (CUDA when available, else CPU) or a torch device string.
     grad_clip: max gradient L2 norm, None for no clipping. label_smoothing: of the default
-    cross-entropy.
+    cross-entropy. class_weight: None, or "balanced" to weight each class's loss by
+    N / (C · n_c) of the training set (for skewed classes scored by UAR).
     """
 
     epochs: int = 50
@@ -86,6 +87,7 @@ class TrainConfig:
     num_workers: int = 0
     grad_clip: float | None = None
     label_smoothing: float = 0.0
+    class_weight: str | None = None
     eval_batch_size: int | None = None
 
     def __post_init__(self) -> None:
@@ -104,6 +106,7 @@ class TrainConfig:
             (self.num_workers >= 0, "num_workers must be >= 0"),
             (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 or None"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.class_weight in (None, "balanced"), "class_weight must be None or 'balanced'"),
             (self.eval_batch_size is None or self.eval_batch_size >= 1,
              "eval_batch_size must be >= 1 or None"),
         ]
@@ -199,7 +202,9 @@ def train(
     model.to(device)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
-    loss_fn = _loss_function(cfg.label_smoothing)
+    weight = (balanced_class_weights(train_ds, int(getattr(model, "num_classes", 0)))
+              if cfg.class_weight == "balanced" else None)
+    loss_fn = _loss_function(cfg.label_smoothing, None if weight is None else weight.to(device))
 
     run = _RunState()
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -272,11 +277,15 @@ def evaluate(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     class_names: list[str] | None = None,
+    groups: Sequence[str] | np.ndarray | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Metrics of `model` on `ds`: (classification_metrics + "loss", y_true, y_pred).
 
     `device` defaults to the device of the model's parameters. The model is left in eval
-    mode. y_true / y_pred are (N,) int64 arrays in dataset order.
+    mode. y_true / y_pred are (N,) int64 arrays in dataset order. groups: one id per item of
+    `ds` (e.g. the clip of each window); adds ``clip`` = accuracy, war, uar, wap and
+    num_samples of one vote per group (`vote_metrics`: mean softmax of its items) and
+    ``clip_confusion``.
     """
     if len(ds) == 0:
         raise ElaError("cannot evaluate on an empty set")
@@ -284,7 +293,7 @@ def evaluate(
     model.to(dev).eval()
     loss_fn = _loss_function(0.0)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
-    trues, preds = [], []
+    trues, preds, probs = [], [], []
     total = torch.zeros((), dtype=torch.float64, device=dev)
     for batch in loader:
         x, y = batch[0].to(dev), batch[1].to(dev).long()
@@ -292,12 +301,18 @@ def evaluate(
         total += loss_fn(logits, y).double() * y.shape[0]
         trues.append(y)
         preds.append(_predict(model, logits))
+        if groups is not None:
+            probs.append(logits.float().softmax(dim=1))
     y_true = torch.cat(trues).cpu().numpy()
     y_pred = torch.cat(preds).cpu().numpy()
     num_classes = int(getattr(model, "num_classes", 0)) or int(max(y_true.max(),
                                                                    y_pred.max()) + 1)
     metrics = classification_metrics(y_true, y_pred, num_classes, class_names)
     metrics["loss"] = float(total.item() / len(y_true))
+    if groups is not None:
+        votes = vote_metrics(torch.cat(probs).cpu().numpy(), y_true, groups, class_names)
+        metrics["clip"] = {k: votes[k] for k in ("accuracy", "war", "uar", "wap", "num_samples")}
+        metrics["clip_confusion"] = votes["confusion"]
     return metrics, y_true, y_pred
 
 
@@ -378,8 +393,25 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, cfg, desc: str, bar:
     return {"loss": mean_loss, "accuracy": correct.item() / max(seen, 1)}
 
 
-def _loss_function(label_smoothing: float):
-    return lambda logits, y: F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+def _loss_function(label_smoothing: float, weight: torch.Tensor | None = None):
+    return lambda logits, y: F.cross_entropy(logits, y, weight=weight,
+                                             label_smoothing=label_smoothing)
+
+
+def balanced_class_weights(ds: Dataset, num_classes: int = 0) -> torch.Tensor:
+    """(C,) float32 weights N / (C · n_c) from the labels of `ds` (its ``labels`` attribute
+    when it has one, else item[1] of every item); classes absent from `ds` get weight 1."""
+    labels = getattr(ds, "labels", None)
+    if labels is None:
+        labels = [int(ds[i][1]) for i in range(len(ds))]
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if labels.size == 0 or labels.min() < 0:
+        raise ElaError("balanced class weights need non-negative labels in the training set")
+    count = np.bincount(labels, minlength=max(num_classes, int(labels.max()) + 1))
+    present = count > 0
+    weight = np.ones(len(count))
+    weight[present] = labels.size / (present.sum() * count[present])
+    return torch.as_tensor(weight, dtype=torch.float32)
 
 
 def _predict(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:

@@ -104,6 +104,34 @@ def mean_std(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {"mean": mean, "std": std}
 
 
+def vote_metrics(
+    probabilities: np.ndarray,
+    y_true: np.ndarray | Sequence[int],
+    groups: Sequence[str] | np.ndarray,
+    class_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """`classification_metrics` of one prediction per group (e.g. the windows of one clip).
+
+    probabilities: (N, C) class probabilities of the N samples; a group's prediction is the
+    class of the highest mean probability over its samples. Every group must hold one true
+    label (windows of one clip share the clip's label).
+    """
+    probs = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(y_true).reshape(-1)
+    keys, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    if probs.ndim != 2 or len(probs) != len(labels) or len(labels) != len(inverse):
+        raise ElaError(f"vote_metrics: {probs.shape} probabilities, {labels.size} labels and "
+                       f"{len(inverse)} groups do not match")
+    sums = np.zeros((len(keys), probs.shape[1]))
+    np.add.at(sums, inverse, probs)
+    group_label = np.zeros(len(keys), dtype=np.int64)
+    group_label[inverse] = labels
+    mixed = keys[np.unique(inverse[group_label[inverse] != labels])]
+    if mixed.size:
+        raise ElaError(f"vote_metrics: groups with more than one true label: {mixed[:5].tolist()}")
+    return classification_metrics(group_label, sums.argmax(axis=1), probs.shape[1], class_names)
+
+
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
         value, bool | np.bool_

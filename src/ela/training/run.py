@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ela.data import splits as S
-from ela.data.dataset import SAMPLINGS, SkeletonDataset, collate, window_set
+from ela.data.dataset import SAMPLINGS, SkeletonDataset, clip_id, collate, window_set
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
@@ -186,15 +186,17 @@ def run_training(
 
     extra = {**prep, "train_config": cfg.to_dict(), "data": skeleton_set.source,
              "split": [s.name for s in splits]}
+    groups = clip_groups(data) if window else None
     if len(splits) == 1:
         make_ds = skeleton_datasets(data, label, frames, pre, aug, sampling, cfg.seed)
         metrics = train_one_split(factory, make_ds, splits[0], cfg, out, class_names=names,
-                                  checkpoint_extra=extra, progress=progress, log=log)
+                                  checkpoint_extra=extra, groups=groups, progress=progress,
+                                  log=log)
     else:
         metrics = cross_validate(factory, data, label, splits, frames, cfg,
                                  transform=pre, train_transform=aug, sampling=sampling,
                                  out_dir=out, class_names=names, checkpoint_extra=extra,
-                                 progress=progress, log=log)
+                                 groups=groups, progress=progress, log=log)
         _copy_checkpoint(out / f"fold_{metrics['checkpoint_fold']}", out)
     metrics["split"] = [s.name for s in splits] if len(splits) > 1 else splits[0].name
     atomic_write_json(out / METRICS_FILE, metrics)
@@ -218,6 +220,11 @@ def default_split(skeleton_set: SkeletonSet) -> str:
     if has("subject") and has("episode"):
         return "msr-cross-subject"
     return "holdout"
+
+
+def clip_groups(skeleton_set: SkeletonSet) -> np.ndarray:
+    """The clip id (`ela.data.dataset.clip_id`) of every sample, as a (N,) str array."""
+    return np.array([clip_id(s, i) for i, s in enumerate(skeleton_set.samples)], dtype=str)
 
 
 def prepare_data(skeleton_set: SkeletonSet, config: dict[str, Any]) -> SkeletonSet:
@@ -266,7 +273,8 @@ def evaluate_run(
     indices = _run_part(Path(run_dir), config, part, len(data)) if part is not None else None
     model = load(run_dir, device=resolve_device(device))
     ds = run_dataset(config, data, label, indices)
-    metrics, y_true, y_pred = evaluate(model, ds, batch_size, class_names=names)
+    groups = clip_groups(data)[ds.indices] if config.get("window") else None
+    metrics, y_true, y_pred = evaluate(model, ds, batch_size, class_names=names, groups=groups)
     metrics.update(run=str(run_dir), data=skeleton_set.source, part=part or "all")
     if out is not None:
         path = Path(out)
