@@ -17,8 +17,7 @@ from ela.models.registry import SkeletonModel, create_model, register_model
 from ela.skeleton import get_layout
 from ela.training.checkpoint import check_compatible, load, load_config, save_checkpoint
 from ela.training.crossval import cross_validate
-from ela.training.loop import (LAST_FILE, TrainConfig, balanced_class_weights, evaluate,
-                               train)
+from ela.training.loop import LAST_FILE, TrainConfig, balanced_class_weights, evaluate, train
 
 LAYOUT = get_layout("kinect20")
 TINY = "tiny_training_test"

@@ -3,8 +3,9 @@
 Table 1: ELA untargeted for every γ and model. Table 2: ELA targeted to one class (γ = 1).
 Table 3: ELA with and without the emotion loss (γ = 1). Table 4: C&W-L2 and SMART beside ELA
 (γ = 1); Table 5: the same four attacks (ELA, ELA without emotion loss, C&W, SMART) averaged
-over the samples all four fooled (`ela.runs.compare`), i.e. at equal success rate. Every cell is one `run_attack` output folder under `out/`; a cell whose
-``summary.json`` exists is not run again, so an interrupted grid resumes.
+over the samples all four fooled (`ela.runs.compare`), i.e. at equal success rate. Every
+cell is one `run_attack` output folder under `out/`; a cell whose ``summary.json`` exists
+is not run again, so an interrupted grid resumes.
 """
 
 from __future__ import annotations

@@ -156,9 +156,9 @@ def train_one_split(
     Returns the test metrics plus ``split_digest``, ``sizes``, ``best_epoch``,
     ``best_val_score``, ``training`` (the TrainResult summary), ``options`` (model config and
     training options) and ``fold`` when given; with `groups` (one clip id per sample of the
-    set, e.g. for windows) also ``clip`` and ``clip_confusion``: one vote per test clip. With `out_dir`: if ``out_dir/metrics.json``
-    exists for the same split and options it is returned without training (other options
-    raise ElaError); otherwise training resumes from ``out_dir/train_state`` if present,
+    set, e.g. for windows) also ``clip`` and ``clip_confusion``: one vote per test clip.
+    With `out_dir`: if ``out_dir/metrics.json`` exists for the same split and options it is
+    returned without training (other options raise ElaError); otherwise training resumes from ``out_dir/train_state`` if present,
     and the checkpoint and then metrics.json are written to `out_dir`.
     """
     folder = Path(out_dir) if out_dir is not None else None
