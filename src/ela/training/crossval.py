@@ -158,8 +158,9 @@ def train_one_split(
     training options) and ``fold`` when given; with `groups` (one clip id per sample of the
     set, e.g. for windows) also ``clip`` and ``clip_confusion``: one vote per test clip.
     With `out_dir`: if ``out_dir/metrics.json`` exists for the same split and options it is
-    returned without training (other options raise ElaError); otherwise training resumes from ``out_dir/train_state`` if present,
-    and the checkpoint and then metrics.json are written to `out_dir`.
+    returned without training (other options raise ElaError); otherwise training resumes
+    from ``out_dir/train_state`` if present, and the checkpoint and then metrics.json are
+    written to `out_dir`.
     """
     folder = Path(out_dir) if out_dir is not None else None
     digest = split_digest(split)
