@@ -295,6 +295,10 @@ def test_full_smern_run_trains_evaluates_and_reports_uar_war(espeak_set, espeak_
                                                      espeak_data.skeleton.layout))
     scores, _, _ = evaluate(model, ds, 16, class_names=espeak_data.classes)
     assert scores["accuracy"] == pytest.approx(fold["accuracy"])
+    from ela.training.multimodal import evaluate_multimodal_run
+    again = evaluate_multimodal_run(out, espeak_data, tmp_path / "ev", part="test")
+    assert again["accuracy"] == pytest.approx(fold["accuracy"])
+    assert len((tmp_path / "ev" / "predictions.csv").read_text().splitlines()) == len(test) + 1
 
 
 def test_cli_trains_mdre_from_a_manifest(espeak_set, tmp_path, capsys):
@@ -312,4 +316,7 @@ def test_cli_trains_mdre_from_a_manifest(espeak_set, tmp_path, capsys):
     assert "uar" in printed and "war" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["modalities"] == ["audio", "text"] and metrics["num_folds"] == 2
+    assert main(["eval", str(out), "--manifest", str(half), "--part", "test"]) == 0
+    assert "uar" in capsys.readouterr().out
+    assert main(["eval", str(out)]) == 2  # neither --data nor --manifest
     assert main(["train", "--model", "hcn", "--out", str(out)]) == 2

@@ -121,6 +121,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ela.training.run import evaluate_run
 
+    if args.manifest:
+        from ela.training.multimodal import evaluate_multimodal_run
+
+        _print_metrics(evaluate_multimodal_run(args.run, args.manifest, args.out,
+                                               part=args.part, device=args.device))
+        return 0
+    if not args.data:
+        raise ElaError("ela eval needs --data (or --manifest for a multimodal run)")
     data = _read(args)
     metrics = evaluate_run(args.run, data, label=args.label, out=args.out, part=args.part,
                            device=args.device)
@@ -232,6 +240,10 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     else:
         print("  ".join(f"{k} {metrics[k]:.3f}" for k in ("accuracy", "uar", "wap")
                         if k in metrics))
+    if "clip" in metrics:
+        clip = metrics["clip"]
+        print("per clip (mean window vote): "
+              + "  ".join(f"{k} {clip[k]:.3f}" for k in ("accuracy", "uar", "wap")))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate a trained run on data")
     ev.add_argument("run", help="run folder written by `ela train`")
-    _add_data_args(ev)
+    _add_data_args(ev, required=False)
+    ev.add_argument("--manifest", default=None,
+                    help="multimodal manifest, for runs trained with --manifest")
     ev.add_argument("--label", default=None, help="label to score (default: the run's)")
     ev.add_argument("--part", default=None, choices=["train", "val", "test"],
                     help="only this part of the run's own split")

@@ -8,6 +8,8 @@ and tested as its best-dev epoch, UAR / WAR (= accuracy) / WAP. The run folder g
 ``fold_<k>/`` with its checkpoint (``model.safetensors`` + ``config.json`` holding classes,
 modalities, vocabulary and preprocessing), and a copy of the best-dev fold's checkpoint at
 the top. Finished folds are not trained again; an interrupted fold resumes.
+`evaluate_multimodal_run` (``ela eval RUN --manifest M``) scores a run folder's checkpoint on
+a manifest, prepared exactly as in training (vocabulary, frames, transform from config.json).
 
 Per fold, the audio standardisation statistics are fitted on the training part only. The
 vocabulary is built from all transcripts (no labels are used); with ``glove`` the embedding
@@ -29,7 +31,7 @@ from ela.data import splits as S
 from ela.data.manifest import MultimodalData, MultimodalDataset, load_multimodal
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
-from ela.files import atomic_write_json
+from ela.files import atomic_write_bytes, atomic_write_json
 from ela.models.multimodal import MULTIMODAL_MODELS
 from ela.models.registry import create_model
 from ela.text import Vocabulary, embedding_matrix
@@ -180,6 +182,61 @@ def run_multimodal_training(
     atomic_write_json(out / METRICS_FILE, metrics)
     say(f"test UAR {metrics['uar']:.4f}  WAR {metrics['war']:.4f}  WAP {metrics['wap']:.4f}"
         f"  -> {out / METRICS_FILE}")
+    return metrics
+
+
+def evaluate_multimodal_run(
+    run_dir: str | Path,
+    manifest: str | Path | MultimodalData,
+    out: str | Path | None = None,
+    *,
+    part: str | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate the multimodal checkpoint of `run_dir` on `manifest` (all rows or one `part`).
+
+    The manifest is read for the run's modalities, with its skeletons mapped to the run's
+    layout and labels checked against the run's classes (an unknown label raises
+    DataFormatError naming the file). part: "train", "val" or "test" of the run's own
+    split.json (the manifest must then be the one it was trained on; with folds, the part of
+    the fold whose checkpoint the folder holds). With `out`: ``metrics.json`` and
+    ``predictions.csv`` as `ela.training.run.evaluate_run` writes them. Returns the metrics.
+    """
+    from ela.training.checkpoint import load, load_config
+    from ela.training.loop import resolve_device
+    from ela.training.run import _predictions_csv, _run_part
+
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    if not config.get("modalities"):
+        raise ElaError(f"{run_dir}: not a multimodal run (config.json lists no modalities); "
+                       f"evaluate it with --data instead of --manifest")
+    mods = tuple(config["modalities"])
+    classes = list(config["classes"])
+    data = manifest if isinstance(manifest, MultimodalData) else load_multimodal(
+        manifest, mods, layout=config["model"].get("layout", "upper10"), classes=classes,
+        log=make_logger(True, log))
+    if list(data.classes) != classes:
+        raise ElaError(f"{data.source}: classes {data.classes} differ from the run's {classes}")
+    vocab = Vocabulary(config["vocab"]) if config.get("vocab") else None
+    transform = config.get("transform")
+    pre = (build_transform(transform, data.skeleton.layout)
+           if "skeleton" in mods and transform else None)
+    indices = _run_part(run_dir, config, part, len(data)) if part is not None else None
+    ds = MultimodalDataset(data, indices, vocab, int(config["frames"]), pre,
+                           config.get("sampling", "resample"), modalities=mods)
+    model = load(run_dir, device=resolve_device(device))
+    metrics, y_true, y_pred = evaluate(model, ds, batch_size, class_names=classes)
+    metrics.update(run=str(run_dir), data=data.source, part=part or "all")
+    if out is not None:
+        path = Path(out)
+        metrics_path = path if path.suffix == ".json" else path / METRICS_FILE
+        table = (path.with_name(f"{path.stem}_predictions.csv") if path.suffix == ".json"
+                 else path / "predictions.csv")
+        atomic_write_json(metrics_path, metrics)
+        atomic_write_bytes(table, _predictions_csv(ds.indices, y_true, y_pred, classes))
     return metrics
 
 
