@@ -103,4 +103,4 @@ def test_label_disagreement_and_hierarchy_check(tmp_path, shared_data):
         read(bvh)
     assert err.value.path == str(bvh)
     one = read(root / "data" / (names[1] + ".bvh"))
-    assert one.samples[0].meta["clip"] == "001" and one.samples[0].labels["style"] == 2
+    assert one.samples[0].meta["take"] == "001" and one.samples[0].labels["style"] == 2

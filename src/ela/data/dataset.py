@@ -151,8 +151,8 @@ def clip_id(sample: Sample, index: int) -> str:
     """The clip a sample comes from, for grouped splits.
 
     ``meta["name"]`` (every reader's unique file stem, kept by windows), else
-    ``meta["clip"]``, else the sample's `index`. The name comes first because some readers
-    use ``clip`` for a take number that repeats across files (Bandai's ``_001``).
+    ``meta["clip"]``, else the sample's `index`. The name comes first because it is unique
+    per file, while a reader's ``clip`` field need not be.
     """
     for key in ("name", "clip"):
         if sample.meta.get(key) is not None:

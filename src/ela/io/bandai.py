@@ -6,7 +6,9 @@ the label names (``dataset-N_walk``; the prefix is stripped). Labels ``"content"
 ``"style"`` index those lists; the JSON must agree with the file name. The BVH root
 ``joint_Root`` is dropped, leaving layout bandai21 (checked against the hierarchy). Output
 per clip: (3, T, 21, 1) float32 metres (the files are centimetres), Y up, 30 fps. A JSON
-without its BVH is listed in `skipped`.
+without its BVH is listed in `skipped`. Meta: ``name`` (file stem, unique), ``file``,
+``dataset`` (1 or 2), ``take`` (the file's ``_001`` number, repeated across files),
+``content`` and ``style`` names.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _labels(bvh: Path, content: list[str], style: list[str]) -> tuple[dict[str, 
     m = NAME_RE.match(bvh.stem)
     if m is None:
         raise DataFormatError(bvh, "name does not follow dataset-N_{content}_{style}_{id}")
-    dataset, c_name, s_name, clip = m.groups()
+    dataset, c_name, s_name, take = m.groups()
     if c_name not in content or s_name not in style:
         raise DataFormatError(bvh, f"content {c_name!r} or style {s_name!r} is not in cfg/")
     labels = {"content": content.index(c_name), "style": style.index(s_name)}
@@ -66,7 +68,7 @@ def _labels(bvh: Path, content: list[str], style: list[str]) -> tuple[dict[str, 
             raise DataFormatError(bvh, f"{side.name} labels {given} disagree with the name "
                                         f"({c_name}={labels['content']}, "
                                         f"{s_name}={labels['style']})")
-    meta = {"name": bvh.stem, "file": str(bvh), "dataset": int(dataset), "clip": clip,
+    meta = {"name": bvh.stem, "file": str(bvh), "dataset": int(dataset), "take": take,
             "content": c_name, "style": s_name}
     return labels, meta
 
