@@ -109,7 +109,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from ela.io import write_npz
     from ela.video import extract
 
-    data = extract(args.path, layout=args.layout, lowpass=args.lowpass, log=print)
+    data = extract(args.path, layout=args.layout, lowpass=args.lowpass, log=print,
+                   progress=True)
     write_npz(data, args.out)
     print(f"wrote {args.out}: {len(data)} videos, layout {data.layout.name}"
           + (f", {len(data.skipped)} skipped" if data.skipped else ""))

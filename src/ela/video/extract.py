@@ -20,11 +20,13 @@ name order), so an extracted folder trains and evaluates like any other labelled
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ela.data.prepare import map_set
 from ela.data.transforms import butter_lowpass
@@ -120,20 +122,26 @@ def video_files(path: str | Path) -> list[Path]:
 
 
 def extract(path: str | Path, layout: str = "upper10", lowpass: bool = True,
-            log: Callable[[str], None] | None = None, **detect_options) -> SkeletonSet:
+            log: Callable[[str], None] | None = None, progress: bool = False,
+            **detect_options) -> SkeletonSet:
     """Skeletons of the video `path`, or of every video in the folder `path`.
 
     layout: "upper10" (the emotion papers), "ntu25" or "mediapipe33". lowpass: Butterworth
     order 8, cut-off 0.1. detect_options go to `ela.video.pose.detect_pose`. In a folder, a
     video that cannot be decoded or shows nobody is listed in ``skipped``; a single such
-    video raises DataFormatError.
+    video raises DataFormatError. progress: a tqdm bar over the videos (rate, ETA) when
+    stderr is a terminal; `log` lines are then printed above the bar.
     """
     if layout not in LAYOUTS:
         raise ElaError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     files = video_files(path)
     single = Path(path).is_file()
     tracks, skipped = [], []
-    for f in files:
+    bar = tqdm(files, desc="videos", unit="video", file=sys.stderr, dynamic_ncols=True,
+               disable=not (progress and sys.stderr.isatty()))
+    if log is not None and not bar.disable:
+        log = tqdm.write
+    for f in bar:
         try:
             track = detect_pose(f, **detect_options)
             if not track.found.any():
