@@ -31,7 +31,7 @@ from ela.data import splits as S
 from ela.data.manifest import MultimodalData, MultimodalDataset, load_multimodal
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
-from ela.files import atomic_write_bytes, atomic_write_json
+from ela.files import atomic_write_json
 from ela.models.multimodal import MULTIMODAL_MODELS
 from ela.models.registry import create_model
 from ela.text import Vocabulary, embedding_matrix
@@ -206,7 +206,7 @@ def evaluate_multimodal_run(
     """
     from ela.training.checkpoint import load, load_config
     from ela.training.loop import resolve_device
-    from ela.training.run import _predictions_csv, _run_part
+    from ela.training.run import _run_part, write_evaluation
 
     run_dir = Path(run_dir)
     config = load_config(run_dir)
@@ -231,12 +231,7 @@ def evaluate_multimodal_run(
     metrics, y_true, y_pred = evaluate(model, ds, batch_size, class_names=classes)
     metrics.update(run=str(run_dir), data=data.source, part=part or "all")
     if out is not None:
-        path = Path(out)
-        metrics_path = path if path.suffix == ".json" else path / METRICS_FILE
-        table = (path.with_name(f"{path.stem}_predictions.csv") if path.suffix == ".json"
-                 else path / "predictions.csv")
-        atomic_write_json(metrics_path, metrics)
-        atomic_write_bytes(table, _predictions_csv(ds.indices, y_true, y_pred, classes))
+        write_evaluation(out, metrics, ds.indices, y_true, y_pred, classes)
     return metrics
 
 

@@ -277,13 +277,20 @@ def evaluate_run(
     metrics, y_true, y_pred = evaluate(model, ds, batch_size, class_names=names, groups=groups)
     metrics.update(run=str(run_dir), data=skeleton_set.source, part=part or "all")
     if out is not None:
-        path = Path(out)
-        metrics_path = path if path.suffix == ".json" else path / METRICS_FILE
-        table = (path.with_name(f"{path.stem}_predictions.csv") if path.suffix == ".json"
-                 else path / "predictions.csv")
-        atomic_write_json(metrics_path, metrics)
-        atomic_write_bytes(table, _predictions_csv(ds.indices, y_true, y_pred, names))
+        write_evaluation(out, metrics, ds.indices, y_true, y_pred, names)
     return metrics
+
+
+def write_evaluation(out: str | Path, metrics: dict[str, Any], indices, y_true, y_pred,
+                     names: list[str]) -> None:
+    """Metrics and the predictions table: ``out/metrics.json`` + ``out/predictions.csv`` for
+    a folder, or ``out`` + ``<out stem>_predictions.csv`` beside it for a ".json" path."""
+    path = Path(out)
+    metrics_path = path if path.suffix == ".json" else path / METRICS_FILE
+    table = (path.with_name(f"{path.stem}_predictions.csv") if path.suffix == ".json"
+             else path / "predictions.csv")
+    atomic_write_json(metrics_path, metrics)
+    atomic_write_bytes(table, _predictions_csv(indices, y_true, y_pred, names))
 
 
 def run_inputs(
