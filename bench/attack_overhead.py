@@ -43,8 +43,8 @@ def ela_step_time(s: common.Subject, emotion: torch.nn.Module | None, reps: int,
         short(s.x, s.y, lengths=s.lengths)
         long(s.x, s.y, lengths=s.lengths)
     compiling = time.perf_counter() - start
-    t_short = common.cpu_time(lambda: short(s.x, s.y, lengths=s.lengths), reps)
-    t_long = common.cpu_time(lambda: long(s.x, s.y, lengths=s.lengths), reps)
+    t_short = common.timed(lambda: short(s.x, s.y, lengths=s.lengths), reps)
+    t_long = common.timed(lambda: long(s.x, s.y, lengths=s.lengths), reps)
     return (t_long - t_short) / ((LONG - SHORT) * INNER), compiling
 
 
@@ -62,8 +62,8 @@ class _Embed(torch.nn.Module):
 
 def measure(s: common.Subject, emotion: torch.nn.Module, reps: int,
             compile_model: bool = False) -> dict[str, Any]:
-    bare = common.cpu_time(common.forward_backward(s.model, s.x), 3 * reps)
-    e_cost = common.cpu_time(common.forward_backward(_Embed(emotion, s.model.layout), s.x),
+    bare = common.timed(common.forward_backward(s.model, s.x), 3 * reps)
+    e_cost = common.timed(common.forward_backward(_Embed(emotion, s.model.layout), s.x),
                              3 * reps)
     plain, _ = ela_step_time(s, None, reps)
     with_e, _ = ela_step_time(s, emotion, reps)
@@ -98,7 +98,7 @@ def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
     args = p.parse_args()
-    common.start()
+    common.start(args.threads)
     data = common.read_data(args.data)
     emotion, emotion_name = common.emotion_model(args)
     rows = [measure(common.subject(run, data, args.samples, args.seed), emotion, args.reps,

@@ -67,7 +67,7 @@ def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.set_defaults(samples=16)
     args = p.parse_args()
-    common.start()
+    common.start(args.threads)
     data = common.read_data(args.data)
     rows = []
     for run in common.action_runs(args, data)[:1]:

@@ -22,7 +22,7 @@ def main() -> None:
     p.add_argument("--eval-samples", type=int, default=16)
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
     args = p.parse_args()
-    common.start()
+    common.start(args.threads)
     data = common.read_data(args.data)
     emotion, emotion_name = common.emotion_model(args)
     runs = common.action_runs(args, data)

@@ -39,7 +39,7 @@ def measure(data: SkeletonSet, reps: int, seed: int = 0) -> list[dict[str, Any]]
             opt.step()
 
         step()  # first step allocates
-        seconds = common.cpu_time(step, reps)
+        seconds = common.timed(step, reps)
         rows.append({"model": name, "cfg": common.MODEL_CFG.get(name, {}),
                      "params": sum(p.numel() for p in model.parameters()),
                      "step_s": seconds, "samples_per_s": BATCH / seconds})
@@ -58,7 +58,7 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     args = common.parser(__doc__.splitlines()[0]).parse_args()
-    common.start()
+    common.start(args.threads)
     print_rows(measure(common.read_data(args.data), args.reps, args.seed))
 
 
