@@ -3,8 +3,8 @@
 The ratio is the throughput (samples per second, see `common.timed`) of the batched attack
 over that of N single-sample attacks on the same samples, same settings. Beside it: the same
 ratio for the bare model's forward + backward (batch N vs N × batch 1), the ceiling batching
-can reach when the model dominates the cost. Budget: `OUTER` × 10 steps per sample (early stop on, as by
-default; it rarely triggers so early), enough for the cost per step to show.
+can reach when the model dominates the cost. Budget: `OUTER` × 10 steps per sample (early
+stop on, as by default; it rarely triggers so early), enough for the cost per step to show.
 
     .venv/bin/python bench/batching.py --data ../shared/data/msr_action3d
 """
