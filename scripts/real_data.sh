@@ -52,7 +52,7 @@ for step in $STEPS; do
       only=$EMO_ONLY; tag=emotion4; epochs=30
       [ "$step" = emotion-cv15 ] && { only=""; tag=emotion15; epochs=20; }
       E="--data $DATA/bandai1 --format bandai --layout gait16 --label style"
-      for m in ${MODELS:-cnn lstm smacn stgcn sstgcn 2s-sstgcn proxemo}; do
+      for m in ${MODELS:-cnn lstm smacn stgcn proxemo sstgcn 2s-sstgcn}; do
         cfg=()
         case $m in
           sstgcn|2s-sstgcn|stgcn) cfg=(--cfg "$TINY_GCN") ;;
