@@ -111,6 +111,16 @@ def test_attack_writes_summary_table_and_arrays_and_resumes(action_run, emotion_
         summary["success_rate"]
 
 
+def test_targeted_attack_skips_samples_of_the_target_class(action_run, demo_file, tmp_path):
+    out = tmp_path / "targeted"
+    assert main(["attack", str(action_run), "--data", str(demo_file), "--method", "pgd",
+                 "--target", "bow", "--out", str(out)]) == 0
+    with open(out / "samples.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(r["label"] != "bow" and r["target"] == "bow" for r in rows)
+    assert json.loads((out / "summary.json").read_text())["target"] == "bow"
+
+
 def test_attack_refuses_data_of_another_layout(action_run, demo_file, tmp_path, capsys):
     code = main(["attack", str(action_run), "--data", str(demo_file), "--layout", "gait16",
                  "--out", str(tmp_path / "x")])

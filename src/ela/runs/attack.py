@@ -208,6 +208,9 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
         x, y, lengths = collate([ds[int(i)] for i in idx])
         return x.to(dev), y.to(dev), lengths.to(dev)
 
+    tgt = _resolve_target(target, classes)
+    if isinstance(tgt, int):  # a sample of the target class has nothing to reach
+        candidates = candidates[np.asarray(ds.labels)[candidates] != tgt]
     chosen = select_samples(model, fetch, candidates, samples, seed, batch_size)
     if len(chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
@@ -216,7 +219,6 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
     attack = ATTACKS[method](model, data.layout, **(
         {"emotion_model": emotion_model}
         if method == "ela" and emotion_model is not None and emotion_loss else {}), **opts)
-    tgt = _resolve_target(target, classes)
 
     batches_dir = out / "batches"
     batches_dir.mkdir(parents=True, exist_ok=True)
