@@ -20,7 +20,8 @@ from ela.data.prepare import map_set
 from ela.files import atomic_write_bytes
 from ela.io import write_npz
 from ela.runs.attack import run_attack
-from ela.runs.experiment import markdown_table
+from ela.runs.compare import common_success
+from ela.runs.experiment import COMMON_COLUMNS, markdown_table
 from ela.training.loop import TrainConfig
 from ela.training.run import run_training
 from ela.viz import write_report
@@ -65,11 +66,15 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
             action_run, data, method, out / f"attack_{method}", emotion=emotion_run,
             samples=samples, seed=seed, split="test",
             iters=30 if quick and method == "ela" else None)
-    table = markdown_table(list(summaries.items()), first="method")
-    atomic_write_bytes(out / "attack_table.md", (table + "\n").encode("utf-8"))
     attacked = next(iter(summaries.values()))["n"]
-    print(f"\nELA vs C&W on {attacked} demo test samples (hcn):\n{table}\n"
-          f"written to {out / 'attack_table.md'}")
+    _, common = common_success([out / "attack_ela", out / "attack_cw"])
+    table = (f"ELA vs C&W on {attacked} demo test samples (hcn), each over what it fooled:\n\n"
+             + markdown_table(list(summaries.items()), first="method")
+             + f"\n\nThe same over the {common[0]['n']} samples both fooled (equal success):\n\n"
+             + markdown_table(list(zip(summaries, common, strict=True)), first="method",
+                              columns=COMMON_COLUMNS))
+    atomic_write_bytes(out / "attack_table.md", (table + "\n").encode("utf-8"))
+    print(f"\n{table}\nwritten to {out / 'attack_table.md'}")
     pictures = write_report([action_run, emotion_run, out / "attack_ela", out / "attack_cw"],
                             out / "report.html")
     print("pictures and report:\n" + "\n".join(f"  {p}" for p in pictures))

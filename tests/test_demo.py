@@ -1,0 +1,22 @@
+"""`ela demo --quick`: the whole pipeline on the built-in data, ending in the attack table."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ela.cli import main
+
+
+def test_quick_demo_trains_attacks_and_compares_at_equal_success(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    table = (out / "attack_table.md").read_text(encoding="utf-8")
+    assert "ELA (γ = 1, emotion loss)" in table and "C&W-L2" in table
+    both = re.search(r"over the (\d+) samples both fooled", table)
+    assert both is not None and int(both.group(1)) >= 1
+    for method in ("ela", "cw"):  # the table's rows are the two attack runs' summaries
+        summary = json.loads((out / f"attack_{method}" / "summary.json").read_text())
+        assert f"{100 * summary['success_rate']:.2f} %" in table
+    assert (out / "report.html").is_file()
+    assert "both fooled" in capsys.readouterr().out
