@@ -111,14 +111,23 @@ def test_attack_writes_summary_table_and_arrays_and_resumes(action_run, emotion_
         summary["success_rate"]
 
 
-def test_targeted_attack_skips_samples_of_the_target_class(action_run, demo_file, tmp_path):
-    out = tmp_path / "targeted"
-    assert main(["attack", str(action_run), "--data", str(demo_file), "--method", "pgd",
-                 "--target", "bow", "--out", str(out)]) == 0
-    with open(out / "samples.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    assert rows and all(r["label"] != "bow" and r["target"] == "bow" for r in rows)
-    assert json.loads((out / "summary.json").read_text())["target"] == "bow"
+@pytest.mark.parametrize("sharding", [[], ["--batch-size", "4", "--shard-size", "4"]],
+                         ids=["local", "sharded"])
+def test_targeted_attack_skips_samples_of_the_target_class(action_run, demo_file, tmp_path,
+                                                          sharding):
+    def attacked(out, *extra):
+        assert main(["attack", str(action_run), "--data", str(demo_file), "--method", "pgd",
+                     "--iters", "2", "--out", str(out), *extra, *sharding]) == 0
+        with open(out / "samples.csv") as fh:
+            return list(csv.DictReader(fh))
+
+    # aim at the class the untargeted run attacks most, so that the skip has work to do
+    labels = [r["label"] for r in attacked(tmp_path / "untargeted")]
+    goal = max(set(labels), key=labels.count)
+    rows = attacked(tmp_path / "targeted", "--target", goal)
+    assert len(rows) == len(labels) - labels.count(goal)
+    assert all(r["label"] != goal and r["target"] == goal for r in rows)
+    assert json.loads((tmp_path / "targeted" / "summary.json").read_text())["target"] == goal
 
 
 def test_attack_refuses_data_of_another_layout(action_run, demo_file, tmp_path, capsys):

@@ -68,11 +68,13 @@ def attack_options(method: str, gamma: float | None = None, iters: int | None = 
 
 
 def select_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
-                   samples: int | None, seed: int, batch_size: int) -> np.ndarray:
+                   samples: int | None, seed: int, batch_size: int,
+                   target: int | str | None = None) -> np.ndarray:
     """Indices among `candidates` that the model classifies correctly, at most `samples`.
 
-    Inputs come from `fetch`, `batch_size` at a time. A random subset (seeded) when more are
-    correct than asked for, in increasing order.
+    Inputs come from `fetch`, `batch_size` at a time. With a class index `target`, samples
+    of that class are left out (a targeted attack has nothing to do on them). A random
+    subset (seeded) when more are correct than asked for, in increasing order.
     """
     hits = []
     with torch.no_grad():
@@ -80,7 +82,10 @@ def select_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
             idx = candidates[start:start + batch_size]
             with memory_guard(len(idx)):
                 x, y, _ = fetch(idx)
-                hits.append((model.predict_class(model(x)) == y).cpu())
+                hit = model.predict_class(model(x)) == y
+                if isinstance(target, int):
+                    hit &= y != target
+                hits.append(hit.cpu())
     hit = torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool)
     correct = candidates[hit.numpy()]
     if samples is not None and len(correct) > samples:
@@ -209,9 +214,7 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
         return x.to(dev), y.to(dev), lengths.to(dev)
 
     tgt = _resolve_target(target, classes)
-    if isinstance(tgt, int):  # a sample of the target class has nothing to reach
-        candidates = candidates[np.asarray(ds.labels)[candidates] != tgt]
-    chosen = select_samples(model, fetch, candidates, samples, seed, batch_size)
+    chosen = select_samples(model, fetch, candidates, samples, seed, batch_size, tgt)
     if len(chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
                        "samples correctly; nothing to attack")
@@ -254,18 +257,31 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
                   f"{float(done['seconds']):.1f} s)", file=sys.stderr, flush=True)
     bar.close()
 
+    return write_outputs(out, merge_parts(parts), data, classes, config, summary_fields(
+        method, run, candidates, tgt, classes, emotion, emotion_loss, opts, seed), emotion)
+
+
+def merge_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate per-batch (or per-shard) arrays; seconds are summed, notes joined."""
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
               if k not in ("seconds", "notes")}
     merged["seconds"] = np.array(sum(float(p["seconds"]) for p in parts))
     merged["notes"] = np.array([str(n) for p in parts for n in p["notes"]], dtype=str)
-    return write_outputs(out, merged, data, classes, config, {
+    return merged
+
+
+def summary_fields(method: str, run: str | Path, candidates: np.ndarray,
+                   tgt: int | str | None, classes: list[str], emotion: str | Path | None,
+                   emotion_loss: bool, opts: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The settings an attack summary records beside its metrics."""
+    return {
         "method": method, "run": str(run), "candidates": int(len(candidates)),
         "target": None if tgt is None else (tgt if isinstance(tgt, str) else classes[tgt]),
         "emotion_model": None if emotion is None else str(emotion),
         "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss
                              and opts.get("emotion_weight", 1.0) > 0),
         "options": dict(opts), "seed": seed,
-    }, emotion)
+    }
 
 
 def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,

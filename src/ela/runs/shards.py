@@ -38,8 +38,10 @@ from ela.runs.attack import (
     _save_npz,
     attack_options,
     memory_guard,
+    merge_parts,
     reset_if_changed,
     select_samples,
+    summary_fields,
     write_outputs,
 )
 from ela.training.checkpoint import CONFIG_FILE, MODEL_FILE, checkpoint_dir, load, load_config
@@ -121,15 +123,6 @@ class ShardAttacker:
         return merge_parts(parts)
 
 
-def merge_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate per-batch (or per-shard) arrays; seconds are summed, notes joined."""
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]
-              if k not in ("seconds", "notes")}
-    merged["seconds"] = np.array(sum(float(p["seconds"]) for p in parts))
-    merged["notes"] = np.array([str(n) for p in parts for n in p["notes"]], dtype=str)
-    return merged
-
-
 Executor = Callable[[AttackSpec, Iterator[ShardTask], int, int,
                      Callable[[ShardTask, dict[str, np.ndarray]], None]], None]
 """executor(spec, tasks, count, seed, done): attack the `count` shards of `tasks` (prepared
@@ -191,13 +184,13 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
         x, y, lengths = collate([ds[int(i)] for i in idx])
         return x.to(here), y.to(here), lengths.to(here)
 
+    tgt = _resolve_target(target, classes)
     chosen = select_samples(load(run, device=here), fetch, candidates, samples, seed,
-                            batch_size)
+                            batch_size, tgt)
     if len(chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
                        "samples correctly; nothing to attack")
     opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
-    tgt = _resolve_target(target, classes)
     shards = plan_shards(chosen, batch_size, shard_size)
     folder = out / SHARDS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -241,13 +234,9 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
         raise ElaError(f"{out}: shards {missing} were not attacked")
     merged = merge_parts([done[k] for k in range(len(shards))])
     return write_outputs(out, merged, data, classes, config, {
-        "method": method, "run": str(run), "candidates": int(len(candidates)),
-        "target": None if tgt is None else (tgt if isinstance(tgt, str) else classes[tgt]),
-        "emotion_model": None if emotion is None else str(emotion),
-        "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss
-                             and opts.get("emotion_weight", 1.0) > 0),
-        "options": dict(opts), "seed": seed, "backend": backend, "shards": len(shards),
-        "shard_size": shard_size or batch_size,
+        **summary_fields(method, run, candidates, tgt, classes, emotion, emotion_loss, opts,
+                         seed),
+        "backend": backend, "shards": len(shards), "shard_size": shard_size or batch_size,
     }, emotion)
 
 
