@@ -121,6 +121,12 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
+    def overridden(cls, base: TrainConfig | None = None, **values: Any) -> TrainConfig:
+        """`base` (default: the defaults) with the given fields replaced, None meaning keep."""
+        given = {k: v for k, v in values.items() if v is not None}
+        return cls.from_dict({**(base or cls()).to_dict(), **given})
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)

@@ -111,9 +111,8 @@ def run_multimodal_training(
     The other options as `ela.training.run.run_training`. Returns the metrics written to
     ``metrics.json``.
     """
-    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
-                                   ("seed", seed), ("device", device)) if v is not None}
-    cfg = TrainConfig.from_dict({**(train_config or TrainConfig()).to_dict(), **overrides})
+    cfg = TrainConfig.overridden(train_config, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 seed=seed, device=device)
     model_cfg = dict(model_cfg or {})
     mods = model_modalities(model, model_cfg)
     say = make_logger(progress, log)

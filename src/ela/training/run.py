@@ -154,9 +154,8 @@ def run_training(
     the same way again (label, frames, sampling, window, transform) goes into config.json
     for `evaluate_run` and `run_inputs`. Returns the metrics written to metrics.json.
     """
-    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
-                                   ("seed", seed), ("device", device)) if v is not None}
-    cfg = TrainConfig.from_dict({**(train_config or TrainConfig()).to_dict(), **overrides})
+    cfg = TrainConfig.overridden(train_config, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 seed=seed, device=device)
     if sampling not in SAMPLINGS:
         raise ElaError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
     transform = "centre" if transform is None else transform
