@@ -34,7 +34,7 @@ def ela_step_time(s: common.Subject, emotion: torch.nn.Module | None, reps: int,
     hundreds of iterations. Each attack time is the minimum over `reps` calls.
     """
     def attack(outer: int) -> ELA:
-        return ELA(s.model, emotion_model=emotion, outer_iters=outer, inner_steps=INNER,
+        return ELA(s.model, emotion_model=emotion, steps=outer * INNER, inner_steps=INNER,
                    patience=outer + 1, compile_model=compile_model)
 
     short, long = attack(SHORT), attack(LONG)
@@ -57,7 +57,7 @@ class _Embed(torch.nn.Module):
         self.distance = EmotionDistance(emotion, layout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.distance.embed(x)
+        return self.distance.embed(x)[1]
 
 
 def measure(s: common.Subject, emotion: torch.nn.Module, reps: int,

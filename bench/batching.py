@@ -21,7 +21,7 @@ OUTER = 5
 
 
 def measure(s: common.Subject, reps: int = 1) -> dict[str, Any]:
-    attack = ELA(s.model, outer_iters=OUTER)
+    attack = ELA(s.model, steps=OUTER * 10)
     n = len(s.x)
     batched = common.timed(lambda: attack(s.x, s.y, lengths=s.lengths), reps)
     single = common.timed(lambda: [attack(s.x[i:i + 1], s.y[i:i + 1],

@@ -8,7 +8,7 @@ hard Bandai-2 samples:
 
     .venv/bin/python scripts/hard_samples.py runs/bandai2_hcn attacks/bandai2/bandai2_hcn/ela_g1 \
         --data ../shared/data/bandai2 --format bandai --emotion runs/emotion_cnn \
-        lr=3e-3 outer_iters=600 lr=1e-2
+        lr=3e-3 steps=6000 lr=1e-2
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run")
     p.add_argument("attack_dir")
-    p.add_argument("settings", nargs="+", help="ELA options, e.g. lr=3e-3 outer_iters=600")
+    p.add_argument("settings", nargs="+", help="ELA options, e.g. lr=3e-3 steps=6000")
     p.add_argument("--data", required=True)
     p.add_argument("--format", default=None)
     p.add_argument("--emotion", default=None)

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The real-data runs behind the numbers in README.md. Each step is skipped when its output
 # exists, so the script resumes. Usage: scripts/real_data.sh [OUT] [STEP...]
-# Needs ../shared/data beside the repository (or DATA=...).
+# Needs ../shared/data beside the repository (or DATA=...). DEVICE=cuda trains and attacks
+# on a GPU; PY / ELA name the Python and the ela command (e.g. PY=python3 ELA="python3 -m
+# ela.cli" with PYTHONPATH=src where ela is not installed); PARALLEL=1 runs the grid's
+# models at the same time (one process each, e.g. on one GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs}; shift || true
 DATA=${DATA:-../shared/data}
 ELA=${ELA:-.venv/bin/ela}
-STEPS=${*:-"msr bandai2 emotion attack-msr attack-bandai2 emotion-cv emotion-cv15"}
+PY=${PY:-.venv/bin/python}
+DEVICE=${DEVICE:-auto}
+STEPS=${*:-"msr bandai2 emotion grid-msr grid-bandai2 emotion-cv emotion-cv15"}
 EMO_ONLY="style=angry,happy,sad,normal"
 SMALL_GCN='channels=[32,64,64,128,128]'
 TINY_GCN='channels=[16,32,32,64,64]'
@@ -15,13 +20,14 @@ TINY_GCN='channels=[16,32,32,64,64]'
 train() {  # train RUN_NAME ARGS...
   local run=$OUT/$1; shift
   [ -f "$run/metrics.json" ] && { echo "skip $run"; return; }
-  echo "== $run"; /usr/bin/time -f "%e s" "$ELA" train --out "$run" "$@"
+  echo "== $run"; local start=$SECONDS
+  $ELA train --out "$run" --device "$DEVICE" "$@"; echo "$run: $((SECONDS - start)) s"
 }
 
 attack() {  # attack OUT_NAME ARGS...
   local out=$OUT/$1; shift
   [ -f "$out/summary.json" ] && { echo "skip $out"; return; }
-  echo "== $out"; "$ELA" attack --out "$out" "$@"
+  echo "== $out"; $ELA attack --out "$out" --device "$DEVICE" "$@"
 }
 
 for step in $STEPS; do
@@ -42,7 +48,32 @@ for step in $STEPS; do
       E="--data $DATA/bandai1 --format bandai --layout gait16 --only $EMO_ONLY --label style"
       train emotion_cnn --model cnn $E --window 48 --frames 48 --split holdout --epochs 30
       train emotion_sstgcn --model sstgcn $E --window 48 --frames 48 --split holdout \
-        --epochs 30 --cfg 'channels=[32,32,64,64,128]' ;;
+        --epochs 30 --cfg 'channels=[32,32,64,64,128]'
+      # the best emotion model of the 5-fold comparison, as E where its cost allows (GPU)
+      [ "$DEVICE" = cuda ] && train emotion_2s-sstgcn --model 2s-sstgcn $E --window 48 \
+        --frames 48 --split holdout --epochs 30 --transform centre+align --augment rotate:15 \
+        --balance --monitor uar --cfg "$TINY_GCN"
+      true ;;
+    grid-msr|grid-bandai2)
+      # ELA (defaults) vs ELA without its emotion term, C&W, SMART, and ELA at other emotion
+      # weights, on 32 test samples per model (scripts/attack_grid.py; E: EMOTION, default
+      # the CNN on MSR and the 2s-S-STGCN on Bandai-2 where it was trained)
+      ds=${step#grid-}
+      case $ds in
+        msr) D="--data $DATA/msr_action3d --format msr"; emo=${EMOTION:-emotion_cnn} ;;
+        bandai2) D="--data $DATA/bandai2 --format bandai"
+                 emo=${EMOTION:-emotion_2s-sstgcn}
+                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn ;;
+      esac
+      G="$D --emotion $OUT/$emo --weights=${WEIGHTS-0.3,3,10} --samples ${SAMPLES:-32}"
+      G="$G --device $DEVICE --out $OUT/grid_$ds ${ITERS:+--steps $ITERS}"
+      runs=()
+      for m in hcn sgn 2s-agcn; do [ -f "$OUT/${ds}_$m/metrics.json" ] && runs+=("$OUT/${ds}_$m"); done
+      if [ "${PARALLEL:-0}" = 1 ]; then
+        for r in "${runs[@]}"; do $PY scripts/attack_grid.py "$r" $G > "$r.grid.log" 2>&1 & done
+        wait
+      fi
+      $PY scripts/attack_grid.py "${runs[@]}" $G ;;
     emotion-cv|emotion-cv15)
       # 5-fold cross-validation grouped by clip: 64-frame windows (about 2 s, stride 32)
       # resampled to 32 frames, each turned to face +z (align: the walking direction is not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -103,9 +104,9 @@ def setup():
 
 
 FAST = {
-    "ela": dict(outer_iters=30, inner_steps=10, patience=5),
-    "cw": dict(search_steps=5, steps=60),
-    "smart": dict(iterations=300),
+    "ela": dict(steps=300, inner_steps=10, patience=5),
+    "cw": dict(search_steps=5, steps=300),
+    "smart": dict(steps=300),
     "pgd": dict(eps=0.03, steps=20),
 }
 
@@ -152,7 +153,7 @@ def test_ela_beats_cw_on_bone_lengths_and_speeds(untargeted):
 
 def test_targeted_ela_hits_the_target(setup):
     model, x, y, lengths = setup
-    r = ELA(model, outer_iters=30, inner_steps=10, patience=3)(
+    r = ELA(model, steps=300, inner_steps=10, patience=3)(
         x, y, target=lambda labels: (labels + 1) % 4, lengths=lengths)
     _check_result(model, r, x, lengths)
     assert torch.equal(r.targets, (y + 1) % 4)
@@ -162,7 +163,7 @@ def test_targeted_ela_hits_the_target(setup):
 
 def test_target_modes_resolve(setup):
     model, x, y, lengths = setup
-    ela = ELA(model, outer_iters=1, inner_steps=1)
+    ela = ELA(model, steps=1, inner_steps=1)
     with torch.no_grad():
         least = model(x).argmin(1)
     assert torch.equal(ela(x, y, target="least-likely").targets, least)
@@ -197,7 +198,7 @@ def test_ela_early_stop_shrinks_the_active_batch(setup):
     model, x, y, lengths = setup
     rec = _Recorder(model)
     budget = 40 * 10
-    r = ELA(rec, outer_iters=40, inner_steps=10, patience=2, rel_tol=1e-2)(x, y,
+    r = ELA(rec, steps=400, inner_steps=10, patience=2, rel_tol=1e-2)(x, y,
                                                                         lengths=lengths)
     assert r.success.all()
     sizes = rec.sizes[1:-1]  # without the clean and the verification passes
@@ -213,7 +214,7 @@ def test_ela_with_emotion_model_on_another_layout(setup):
     model, x, y, lengths = setup
     torch.manual_seed(1)
     emo = TinyEmotion(get_layout("gait16")).train()
-    r = ELA(model, emotion_model=emo, outer_iters=20, inner_steps=10, patience=3)(
+    r = ELA(model, emotion_model=emo, steps=200, inner_steps=10, patience=3)(
         x[:4], y[:4], lengths=lengths[:4])
     _check_result(model, r, x[:4], lengths[:4])
     assert r.success.float().mean() >= 0.75
@@ -280,7 +281,7 @@ def test_coordinates_are_not_clamped_to_unit_box_unless_bounds_given(setup):
 
 def test_bad_arguments_raise_clear_errors(setup):
     model, x, y, lengths = setup
-    ela = ELA(model, outer_iters=1, inner_steps=1)
+    ela = ELA(model, steps=1, inner_steps=1)
     with pytest.raises(AttackError, match="joints"):
         ela(x[:, :, :, :20], y)
     with pytest.raises(AttackError, match="target mode"):
@@ -314,7 +315,7 @@ def test_hcn_from_the_registry_can_be_attacked():
         model = create_model("hcn", "ntu25", num_classes=4)
     except ElaError as err:
         pytest.skip(f"hcn cannot be built with defaults: {err}")
-    r = ELA(model, outer_iters=5, inner_steps=4)(x, y, lengths=lengths)
+    r = ELA(model, steps=20, inner_steps=4)(x, y, lengths=lengths)
     _check_result_generic(model, r)
     assert torch.isfinite(r.adversarial).all()
 
@@ -325,3 +326,63 @@ def _check_result_generic(model, r):
         pred = model.predict_class(model(r.adversarial))
     assert torch.equal(pred, r.adversarial_predictions)
     assert torch.equal(pred != r.labels, r.success)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_every_registered_attack_builds_from_options_with_steps(setup, name):
+    """One set of option names: every attack takes `steps` and rejects unknown names with
+    the list of the names it takes."""
+    model, x, y, lengths = setup
+    cls = ATTACKS[name]
+    assert "steps" in cls.options()
+    attack = cls.build(model, steps=20)
+    r = attack(x[:3], y[:3], lengths=lengths[:3])
+    assert int(r.gradients.max()) <= 20
+    with pytest.raises(AttackError, match="takes: .*steps"):
+        cls.build(model, no_such_option=1)
+
+
+def test_attack_options_reject_gamma_for_baselines_and_map_iters_to_steps():
+    from ela.runs.attack import attack_options
+
+    assert attack_options("smart", iters=20) == {"steps": 20}
+    assert attack_options("ela", gamma=0.5, iters=300) == {"gamma": 0.5, "steps": 300}
+    with pytest.raises(ElaError, match="--gamma applies to ela only"):
+        attack_options("cw", gamma=1.0)
+    with pytest.raises(ElaError, match="unknown option"):
+        attack_options("pgd", outer_iters=3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attacks_run_on_cuda(setup, name):
+    model, x, y, lengths = setup
+    cuda = copy.deepcopy(model).cuda()
+    r = ATTACKS[name].build(cuda, **FAST[name])(x.cuda(), y.cuda(), lengths=lengths.cuda())
+    assert r.adversarial.device.type == "cuda" and r.success.device.type == "cuda"
+    assert r.success.float().mean() >= 0.5
+    for v in r.metrics.values():
+        assert v.device.type == "cuda"
+
+
+def test_ela_docstring_states_the_defaults_the_code_has():
+    import re
+
+    import ela.attacks.ela as module
+
+    opts = ELA.options()
+    doc = " ".join(module.__doc__.split())
+    stated = {
+        "gamma": re.search(r"γ = ([\d.e-]+),", doc)[1],
+        "lr": re.search(r"Adam at lr ([\d.e-]+)", doc)[1],
+        "steps": re.search(r"`steps` = (\d+)", doc)[1],
+        "lr_decay": re.search(r"`lr_decay` = ([\d.]+)", doc)[1],
+        "settle_iters": re.search(r"`settle_iters` = (\d+)", doc)[1],
+        "patience": re.search(r"`patience` = (\d+)", doc)[1],
+        "emotion_mode": re.search(r'`emotion_mode="(\w+)"`', doc)[1],
+        "conf": re.search(r"margin `conf` ([\d.]+)", doc)[1],
+        "beta2": re.search(r"β₂ ([\d.]+)", doc)[1],
+    }
+    for key, text in stated.items():
+        value = opts[key]
+        assert (text == value if isinstance(value, str) else float(text) == value), key

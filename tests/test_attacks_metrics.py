@@ -49,9 +49,14 @@ def _expected() -> dict[str, float]:
         "bone_length_change": 0.1 / 5,
         # angles (f0: 0; f1 out; f2: 0.1) → 0.1 / 2
         "bone_angle_change": (THETA / (math.pi / 2)) / 2,
-        # speeds: tip 0→1 (1 → 1.1), mid 1→2 (1 → 1), tip 1→2 (√5 → s_new); root and mid
-        # 0→1 are still
-        "joint_speed_change": (0.1 + 0 + abs(s_new - math.sqrt(5)) / math.sqrt(5)) / 3,
+        # speeds: tip 0→1 (1 → 1.1), mid 1→2 (1 → 1), tip 1→2 (√5 → s_new); root (both
+        # pairs) and mid 0→1 are still and stay still: they count, with no change → /6
+        "joint_speed_change": (0.1 + 0 + abs(s_new - math.sqrt(5)) / math.sqrt(5)) / 6,
+        # the root and mid 0→1 are the still joint-frames; x' leaves them still
+        "still_joint_speed": 0.0,
+        # Zheng et al.'s angle measure, one triplet (root, mid, tip): frame 0 tip moved 0.1
+        # on an arm of 1; frame 1 is out (zero arm); frame 2 tip moved |d2| on an arm of 2
+        "bone_angle_change_paper": (0.1 / 1 + float(d2.norm()) / 2) / 2,
         "l2": math.sqrt(0.01 + float(d2 @ d2)) / 3,
         "linf": max(0.1, float(d2.abs().max())),
         # one valid frame triple, 3 joints; only the tip changes: Δ²d = d2 − 0 + (0.1, 0, 0)
@@ -75,8 +80,48 @@ def test_imperceptibility_zero_for_identical_and_nan_when_nothing_measurable():
     still = x.clone()
     still[:, :, :3] = x[:, :, :1]  # every frame equals frame 0: no joint moves
     got = imperceptibility(still, still + 0.01 * (still != 0), CHAIN, lengths)
-    assert math.isnan(got["joint_speed_change"].item())
+    assert got["joint_speed_change"].item() == pytest.approx(0.0, abs=1e-6)  # a rigid shift
     assert math.isfinite(got["bone_length_change"].item())
+    ends = x.clone()
+    ends[:, :, 3:] = 0  # one frame only: no frame pair, no speed to measure
+    got = imperceptibility(ends, ends, CHAIN, torch.tensor([1]))
+    assert math.isnan(got["joint_speed_change"].item())
+    assert math.isnan(got["still_joint_speed"].item())
+
+
+def test_rigid_jitter_of_a_still_body_is_not_free():
+    """A body standing still, shaken rigidly by ±5 cm a frame: bones and angles do not
+    change, but every still joint now moves 10 cm/frame, and the metrics must say so."""
+    x, _, _ = _chain_pair()
+    pause = x.clone()
+    pause[:, :, :3] = x[:, :, :1]  # the pose of frame 0, held for 3 frames
+    pause[:, :, 3] = 0  # the padding frame
+    x_adv = pause.clone()
+    x_adv[:, 1, :3, :, 0] += torch.tensor([0.0, 0.05, -0.05])[:, None]  # person 2 is absent
+    lengths = torch.tensor([3])
+    got = imperceptibility(pause, x_adv, CHAIN, lengths)
+    assert got["bone_length_change"].item() == pytest.approx(0.0, abs=1e-6)
+    assert got["bone_angle_change"].item() == pytest.approx(0.0, abs=1e-6)
+    # |S' − S| / max(S, 1 mm/frame) = 0.05 m / 1 mm and 0.10 m / 1 mm, every joint
+    assert got["joint_speed_change"].item() == pytest.approx((50 + 100) / 2, rel=1e-4)
+    assert got["still_joint_speed"].item() == pytest.approx(0.10, rel=1e-4)
+    dist = DynamicDistance(CHAIN)
+    assert dist(x_adv, dist.reference(pause, lengths)).item() > 10
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0, 100.0])
+def test_angle_metric_is_the_same_at_every_scale(scale):
+    """The angle guard works at 1 cm and at 1 m bones: a uniformly scaled pair of
+    sequences has the same relative angle change, and a folded limb (angle 0) is left out
+    at every scale instead of reading as an angle of 1e-6/(|u||v|) rad."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 5, 3, 1, generator=gen)
+    x[1, :, :, 2] = x[1, :, :, 0]  # sample 1: tip folded back onto the root, angle 0
+    x_adv = x + 0.005 * torch.randn(x.shape, generator=gen)
+    ref = imperceptibility(x, x_adv, CHAIN)["bone_angle_change"]
+    got = imperceptibility(scale * x, scale * x_adv, CHAIN)["bone_angle_change"]
+    torch.testing.assert_close(got, ref, rtol=1e-3, atol=1e-6, equal_nan=True)
+    assert math.isnan(got[1].item())  # the folded limb is excluded, not 409 %
 
 
 def test_dynamic_distance_terms_tolerances_and_gradients():

@@ -12,7 +12,7 @@ def test_quick_demo_trains_attacks_and_compares_at_equal_success(tmp_path, capsy
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     table = (out / "attack_table.md").read_text(encoding="utf-8")
-    assert "ELA (γ = 1, emotion loss)" in table and "C&W-L2" in table
+    assert "ELA (defaults, emotion term)" in table and "C&W-L2" in table
     both = re.search(r"over the (\d+) samples both fooled", table)
     assert both is not None and int(both.group(1)) >= 1
     for method in ("ela", "cw"):  # the table's rows are the two attack runs' summaries

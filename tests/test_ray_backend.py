@@ -32,7 +32,7 @@ def cluster():
 def test_ray_and_local_backends_give_identical_results(tiny, cluster, tmp_path):
     data_file, run = tiny
     data = read(data_file)
-    kw = dict(method="ela", iters=3, samples=6, seed=2, batch_size=2, device="cpu")
+    kw = dict(method="ela", iters=30, samples=6, seed=2, batch_size=2, device="cpu")
     local = run_sharded(run, data, out=tmp_path / "local", shard_size=2, **kw)
     remote = sharded_runner("ray", shard_size=2, workers=2)(run, data, out=tmp_path / "ray",
                                                             **kw)
@@ -52,3 +52,31 @@ def test_killed_ray_run_resumes_without_redoing_finished_shards(tiny, cluster, t
     helpers.kill_midway_and_resume(cmd, out, lambda: (main(cmd) == 0 and
                                               json.loads((out / "summary.json").read_text())))
     assert json.loads((out / "summary.json").read_text())["backend"] == "ray"
+
+
+def test_local_and_ray_agree_on_real_data_whatever_the_thread_count(shared_data, cluster,
+                                                                     tmp_path):
+    """MSR Action3D, a quickly trained HCN, ELA: `run_attack` in this process with 2 torch
+    threads and the Ray backend (workers that reserve 1 CPU) give the same summary to 1e-6,
+    because workers run the attack with the caller's thread count."""
+    import torch
+
+    from ela.runs.attack import run_attack
+    from ela.training.run import run_training
+
+    data = read(shared_data("msr_action3d"), format="msr")
+    run = tmp_path / "msr_hcn"
+    run_training(data, "hcn", "action", run, model_cfg={"width": 0.25}, frames=32, epochs=3,
+                 progress=False, log=lambda _: None)
+    kw = dict(method="ela", iters=100, samples=4, seed=0, batch_size=2, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        local = run_attack(run, data, out=tmp_path / "local", progress=False, **kw)
+        remote = sharded_runner("ray", shard_size=2, workers=2)(run, data,
+                                                                out=tmp_path / "ray", **kw)
+    finally:
+        torch.set_num_threads(threads)
+    for key in ("success_rate", "bone_length_change", "bone_angle_change",
+                "joint_speed_change", "l2", "model_evaluations_per_sample"):
+        assert remote[key] == pytest.approx(local[key], abs=1e-6), key

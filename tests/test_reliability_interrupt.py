@@ -30,7 +30,7 @@ from ela.training.loop import LAST_FILE, STATE_KEY
 EPOCHS = 8
 TRAIN = ["train", "--model", "hcn", "--label", "action", "--frames", "16", "--epochs",
          str(EPOCHS), "--split", "holdout:0.6,0.1,0.3", "--cfg", "width=0.25", "window=16"]
-ATTACK = ["--method", "ela", "--iters", "8", "--samples", "8", "--batch-size", "2"]
+ATTACK = ["--method", "ela", "--iters", "80", "--samples", "8", "--batch-size", "2"]
 VOLATILE = {"seconds", "written"}  # wall-clock values, not results
 
 
@@ -149,7 +149,7 @@ def test_attack_that_meets_nan_stops_and_says_so(demo, trained, tmp_path, capsys
     """An absurd step size drives the loss to inf/NaN: every sample stops with a note."""
     out = tmp_path / "nan"
     assert main(["attack", str(trained), "--data", str(demo), "--method", "ela", "--iters",
-                 "3", "--samples", "4", "--batch-size", "2", "--cfg", "lr=1e38",
+                 "30", "--samples", "4", "--batch-size", "2", "--cfg", "lr=1e38",
                  "--out", str(out)]) == 0
     err = capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from ela.attacks.distances import DynamicDistance, SmartPerceptualLoss
-from ela.attacks.metrics import imperceptibility
+from ela.attacks.metrics import imperceptibility, still_joint_speeds
 from ela.data.demo import demo_dataset
 from ela.skeleton import (
     bone_angles,
@@ -50,8 +50,9 @@ def _cases(x: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None
     no_motion = {"joint_speed_change", "acceleration_change"}
     return {
         "zero_length_bone": (collapsed_bone, None, set()),
-        "collapsed_to_a_point": (point, None, {"bone_length_change", "bone_angle_change"}),
-        "still_joints": (still, None, {"joint_speed_change"}),
+        "collapsed_to_a_point": (point, None, {"bone_length_change", "bone_angle_change",
+                                               "bone_angle_change_paper"}),
+        "still_joints": (still, None, set()),  # still joints count: nothing moves for free
         "one_frame": (x[:, :, :1].clone(), None, no_motion),
         "two_frames": (x[:, :, :2].clone(), None, {"acceleration_change"}),
         "padded": (padded, torch.tensor([7]), set()),
@@ -60,6 +61,11 @@ def _cases(x: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None
         "huge_1e6_m": (x * 1e6, None, set()),
         "far_away_1e6_m": (x + 1e6, None, set()),
     }
+
+
+def _no_still_joint(x: torch.Tensor, lengths: torch.Tensor | None) -> set[str]:
+    """{"still_joint_speed"} when x has no still joint-frame (the metric is then NaN)."""
+    return set() if still_joint_speeds(x, x, lengths).size else {"still_joint_speed"}
 
 
 def _perturb(x: torch.Tensor, lengths: torch.Tensor | None, scale: float) -> torch.Tensor:
@@ -78,6 +84,7 @@ def _perturb(x: torch.Tensor, lengths: torch.Tensor | None, scale: float) -> tor
                                   "absent_person", "huge_1e6_m", "far_away_1e6_m"])
 def test_features_distances_and_metrics_stay_finite(base, case):
     x, lengths, may_be_nan = _cases(base)[case]
+    may_be_nan = may_be_nan | _no_still_joint(x, lengths)
     scale = 1e-2 * max(1.0, float(x.abs().max()) * 1e-6)
     for point in (x.clone(), _perturb(x, lengths, scale)):  # at x' = x and nearby
         x_adv = point.clone().requires_grad_(True)
@@ -107,6 +114,7 @@ def test_features_distances_and_metrics_stay_finite(base, case):
 
 def test_metrics_are_zero_for_an_unchanged_sequence_and_nan_only_when_undefined(base):
     for case, (x, lengths, may_be_nan) in _cases(base).items():
+        may_be_nan = may_be_nan | _no_still_joint(x, lengths)
         metrics = imperceptibility(x, x.clone(), LAYOUT, lengths)
         for name, value in metrics.items():
             v = float(value[0])

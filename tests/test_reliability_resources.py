@@ -51,7 +51,7 @@ def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkey
 
     monkeypatch.setattr(attack_module, "collate", spy)
     monkeypatch.setattr(run_module, "run_inputs", whole_set)
-    summary = run_attack(run, data, "cw", tmp_path / "cw", iters=15, samples=7,
+    summary = run_attack(run, data, "cw", tmp_path / "cw", iters=75, samples=7,
                          batch_size=BATCH, progress=False)
     assert sizes and max(sizes) <= BATCH  # never more than one batch of prepared tensors
     monkeypatch.undo()
@@ -67,7 +67,7 @@ def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkey
     with np.load(tmp_path / "cw" / "adversarial.npz") as f:
         np.testing.assert_array_equal(f["indices"], chosen)
         streamed_adv = f["adversarial"]
-    attack = CW(model, data.layout, steps=15)
+    attack = CW(model, data.layout, steps=75)
     parts = []
     for start in range(0, len(chosen), BATCH):
         idx = torch.as_tensor(chosen[start:start + BATCH])

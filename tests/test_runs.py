@@ -88,7 +88,7 @@ def test_attack_writes_summary_table_and_arrays_and_resumes(action_run, emotion_
                                                             demo_file, tmp_path):
     out = tmp_path / "ela"
     args = ["attack", str(action_run), "--data", str(demo_file), "--method", "ela",
-            "--emotion", str(emotion_run), "--iters", "20", "--out", str(out)]
+            "--emotion", str(emotion_run), "--iters", "200", "--out", str(out)]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
@@ -117,7 +117,7 @@ def test_targeted_attack_skips_samples_of_the_target_class(action_run, demo_file
                                                           sharding):
     def attacked(out, *extra):
         assert main(["attack", str(action_run), "--data", str(demo_file), "--method", "pgd",
-                     "--iters", "2", "--out", str(out), *extra, *sharding]) == 0
+                     "--iters", "20", "--out", str(out), *extra, *sharding]) == 0
         with open(out / "samples.csv") as fh:
             return list(csv.DictReader(fh))
 
@@ -140,7 +140,7 @@ def test_attack_refuses_data_of_another_layout(action_run, demo_file, tmp_path, 
 def test_experiment_writes_markdown_tables(action_run, demo_file, tmp_path):
     out = tmp_path / "grid"
     assert main(["experiment", "paper", "--runs", str(action_run), "--data", str(demo_file),
-                 "--gammas", "1", "--iters", "5", "--samples", "3", "--out", str(out)]) == 0
+                 "--gammas", "1", "--iters", "50", "--samples", "3", "--out", str(out)]) == 0
     text = (out / "tables.md").read_text()
     for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "n fooled by all"):
         assert title in text

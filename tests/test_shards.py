@@ -65,7 +65,7 @@ def test_plan_shards_numbers_batches_like_a_local_run():
 def test_sharded_local_run_equals_run_attack(tiny, tmp_path):
     data_file, run = tiny
     data = read(data_file)
-    kw = dict(method="ela", iters=3, samples=6, seed=1, batch_size=2, device="cpu")
+    kw = dict(method="ela", iters=30, samples=6, seed=1, batch_size=2, device="cpu")
     ref = run_attack(run, data, out=tmp_path / "plain", progress=False, **kw)
     got = run_sharded(run, data, out=tmp_path / "sharded", shard_size=4, **kw)
     a, b = arrays(tmp_path / "plain"), arrays(tmp_path / "sharded")
@@ -77,7 +77,7 @@ def test_sharded_local_run_equals_run_attack(tiny, tmp_path):
 
 
 def attack_cmd(data_file: Path, run: Path, out: Path, *extra: str) -> list[str]:
-    return ["attack", str(run), "--data", str(data_file), "--method", "ela", "--iters", "10",
+    return ["attack", str(run), "--data", str(data_file), "--method", "ela", "--iters", "100",
             "--cfg", "patience=11", "--samples", "8", "--batch-size", "2", "--device", "cpu",
             "--out", str(out), *extra]
 

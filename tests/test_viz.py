@@ -41,7 +41,7 @@ def demo_runs(tmp_path_factory):
                  "--label", "emotion", "--out", str(emotion), "--frames", "16", "--epochs",
                  "1", "--cfg", "channels=[8,8]", "temporal_kernel=3"]) == 0
     assert main(["attack", str(action), "--data", str(data), "--method", "ela", "--emotion",
-                 str(emotion), "--iters", "5", "--samples", "3", "--out", str(attack)]) == 0
+                 str(emotion), "--iters", "50", "--samples", "3", "--out", str(attack)]) == 0
     return {"action": action, "emotion": emotion, "attack": attack, "root": root}
 
 

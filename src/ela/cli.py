@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ela.attacks import ATTACKS
 from ela.errors import ElaError
 
 
@@ -165,6 +166,17 @@ def cmd_attack(args: argparse.Namespace) -> int:
     for note in summary.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     print(f"results written to {args.out}")
+    return 0
+
+
+def cmd_attacks(args: argparse.Namespace) -> int:
+    from ela.attacks import ATTACKS
+
+    for name, cls in sorted(ATTACKS.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"{name}: {doc}")
+        print("  options (--cfg key=value): " + ", ".join(
+            f"{k}={v!r}" for k, v in cls.options().items()))
     return 0
 
 
@@ -329,12 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("run", help="run folder of the action model")
     _add_data_args(at)
     at.add_argument("--label", default=None, help="label the model was trained on")
-    at.add_argument("--method", default="ela", choices=["ela", "cw", "smart", "pgd"])
+    at.add_argument("--method", default="ela", choices=sorted(ATTACKS),
+                    help="attack (`ela attacks` lists each with its options)")
     at.add_argument("--emotion", default=None, help="run folder of an emotion model (E)")
     at.add_argument("--target", default=None, help="class name or index: targeted attack; "
                                                    "'least-likely' for the least likely class")
-    at.add_argument("--gamma", type=float, default=1.0)
-    at.add_argument("--iters", type=int, default=None, help="outer iterations / steps")
+    at.add_argument("--gamma", type=float, default=None,
+                    help="ELA's augmented-Lagrangian penalty γ (default: ELA's own)")
+    at.add_argument("--iters", type=int, default=None,
+                    help="budget of gradient steps per sample, for every method (the "
+                         "attack's `steps`; default: the attack's own)")
     at.add_argument("--samples", type=int, default=None, help="attack at most N samples")
     at.add_argument("--batch-size", type=int, default=64)
     at.add_argument("--cfg", nargs="*", help="attack options key=value")
@@ -352,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--emotion", default=None)
     ex.add_argument("--target", default=None)
     ex.add_argument("--gammas", default="0.1,1,10")
-    ex.add_argument("--iters", type=int, default=None)
+    ex.add_argument("--iters", type=int, default=None,
+                    help="budget of gradient steps per sample, for every method")
     ex.add_argument("--samples", type=int, default=None)
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--device", default="auto")
@@ -384,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--animation", action=argparse.BooleanOptionalAction, default=True,
                      help="write the GIF (and MP4 when ffmpeg is there)")
     rep.set_defaults(func=cmd_report)
+
+    lst = sub.add_parser("attacks", help="list the attacks and their options")
+    lst.set_defaults(func=cmd_attacks)
 
     demo = sub.add_parser("demo", help="the main job on built-in demo data")
     demo.add_argument("--out", default="out/demo")

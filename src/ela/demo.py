@@ -61,11 +61,11 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
 
     samples = 8 if quick else 16
     summaries = {}
-    for method, label in (("ela", "ELA (γ = 1, emotion loss)"), ("cw", "C&W-L2")):
+    for method, label in (("ela", "ELA (defaults, emotion term)"), ("cw", "C&W-L2")):
         summaries[label] = run_attack(
             action_run, data, method, out / f"attack_{method}", emotion=emotion_run,
             samples=samples, seed=seed, split="test",
-            iters=30 if quick and method == "ela" else None)
+            iters=300 if quick and method == "ela" else None)
     attacked = next(iter(summaries.values()))["n"]
     _, common = common_success([out / "attack_ela", out / "attack_cw"])
     table = (f"ELA vs C&W on {attacked} demo test samples (hcn), each over what it fooled:\n\n"

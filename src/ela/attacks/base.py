@@ -21,6 +21,7 @@ final verification pass of the base class is a measurement and is not counted.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -216,6 +217,33 @@ class Attack:
         if bounds is not None and len(bounds) != 2:
             raise AttackError("bounds must be a pair (lo, hi) or None")
         self.bounds = bounds
+
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """The attack's own options and their defaults (constructor keywords after
+        model and layout), e.g. for ``ela attack --cfg`` and its help."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        return {p.name: p.default for p in params
+                if p.name not in ("model", "layout", "emotion_model")
+                and p.kind is p.POSITIONAL_OR_KEYWORD}
+
+    @classmethod
+    def build(cls, model: nn.Module, layout: str | Layout | None = None,
+              emotion_model: nn.Module | None = None, **options: Any) -> Attack:
+        """The attack with `options` checked by name against `options()`.
+
+        Every iterative attack takes ``steps``, its budget of gradient steps per sample.
+        `emotion_model` reaches the attacks that use one (ELA) and is ignored by the others
+        (they are measured with E, never steered by it).
+        """
+        known = cls.options()
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise AttackError(f"{cls.name}: unknown option(s) {', '.join(unknown)}; "
+                              f"{cls.name} takes: {', '.join(known)}")
+        if "emotion_model" in inspect.signature(cls.__init__).parameters:
+            options["emotion_model"] = emotion_model
+        return cls(model, layout, **options)
 
     @property
     def device(self) -> torch.device:

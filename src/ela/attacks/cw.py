@@ -23,8 +23,8 @@ class CW(Attack):
     Args:
         model, layout, bounds: see `Attack`.
         c_init: initial constant c (per sample).
+        steps: budget of Adam steps per sample, shared equally by the search steps.
         search_steps: binary-search steps on c.
-        steps: Adam steps per search step.
         lr: Adam step size (metres).
         conf: confidence κ of the margin.
         abort_early: per-sample early stop inside a search step.
@@ -33,12 +33,15 @@ class CW(Attack):
     name = "cw"
 
     def __init__(self, model: nn.Module, layout: str | Layout | None = None,
-                 c_init: float = 1.0, search_steps: int = 5, steps: int = 200,
+                 c_init: float = 1.0, steps: int = 1000, search_steps: int = 5,
                  lr: float = 1e-3, conf: float = 0.0, abort_early: bool = True, bounds=None):
         super().__init__(model, layout, bounds)
-        if search_steps < 1 or steps < 1 or c_init <= 0 or lr <= 0 or conf < 0:
-            raise AttackError("CW: search_steps, steps, c_init, lr must be positive, conf ≥ 0")
-        self.c_init, self.search_steps, self.steps = float(c_init), int(search_steps), int(steps)
+        if search_steps < 1 or steps < search_steps or c_init <= 0 or lr <= 0 or conf < 0:
+            raise AttackError("CW: search_steps, c_init, lr must be positive, steps ≥ "
+                              f"search_steps, conf ≥ 0; got steps={steps}, "
+                              f"search_steps={search_steps}")
+        self.c_init, self.search_steps = float(c_init), int(search_steps)
+        self.steps = int(steps) // self.search_steps  # per search step
         self.lr, self.conf, self.abort_early = float(lr), float(conf), bool(abort_early)
 
     def _run(self, ctx: AttackContext, todo: torch.Tensor) -> None:

@@ -2,8 +2,9 @@
 
 * `DynamicDistance`: the dynamic distance of the Emotion Loss Attack, b + a + s — mean
   relative change of bone lengths, bone angles (atan2) and joint speeds.
-* `EmotionDistance`: e = ‖E(x) − E(x')‖₂ with E the penultimate-layer features of an emotion
-  model (its `features`), read through a layout mapping when its skeleton differs.
+* `EmotionDistance`: e, the change of an emotion model's view of the motion: by default the
+  relative change ‖E(x) − E(x')‖₂ / ‖E(x)‖₂ of its penultimate-layer features (a fraction,
+  like b, a and s), read through a layout mapping when its skeleton differs.
 * `SmartPerceptualLoss`: the perceptual loss of SMART (Wang et al., CVPR 2021).
 
 Every distance splits into `reference(x, lengths)`, computed once per attack without
@@ -11,15 +12,20 @@ gradients, and `__call__(x_adv, ref)`, differentiable in x_adv. References have 
 so an attack can drop finished samples from its active batch.
 
 Which elements count is decided on the CLEAN x: frames beyond `lengths` and absent persons
-(all-zero) are out; bones shorter than `min_length` (metres), angles whose arms are shorter
-than `min_length` or which are smaller than `min_angle` (radians), and joints moving less than
-`min_speed` (metres per frame) are out, because a relative change of a (near) zero quantity
-is undefined.
+(all-zero) are out; bones shorter than `min_length` (metres) and angles whose arms are shorter
+than `min_length` or which are smaller than `min_angle` (radians) are out, because a relative
+change of a (near) zero length or angle is undefined. Joint speeds are never left out:
+nothing may move for free. A joint's speed change is divided by max(S, `min_speed`)
+(`min_speed` in metres per frame), so for a moving joint it is the paper's |S' − S| / S and
+for a still joint (S < `min_speed`) it is the speed the attack gave it, in units of
+`min_speed`: a standing foot pushed to 1 cm/frame costs as much as doubling the speed of a
+joint that moves at 1 cm/frame.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
 import torch
 from torch import nn
@@ -40,7 +46,7 @@ from ela.skeleton import (
 
 MIN_LENGTH = 1e-3  # m: shorter bones (and angle arms) count as zero-length and are skipped
 MIN_ANGLE = 1e-3  # rad: smaller angles are skipped (relative change undefined)
-MIN_SPEED = 1e-3  # m/frame (3 cm/s at 30 fps): slower joints count as still and are skipped
+MIN_SPEED = 1e-3  # m/frame (3 cm/s at 30 fps): the speed floor; slower joints count as still
 
 
 class _Selectable:
@@ -52,11 +58,14 @@ class _Selectable:
 
 @dataclass
 class DynamicReference(_Selectable):
-    """Clean features and masks, each (N, T or T−1, elements, M)."""
+    """Clean features and masks, each (N, T or T−1, elements, M); `velocity` (N, 3, T−1,
+    V, M); `speed_scale` = max(S, min_speed), the denominator of the speed term."""
 
     bone: torch.Tensor
     angle: torch.Tensor
     speed: torch.Tensor
+    velocity: torch.Tensor
+    speed_scale: torch.Tensor
     bone_mask: torch.Tensor
     angle_mask: torch.Tensor
     speed_mask: torch.Tensor
@@ -76,22 +85,29 @@ def dynamic_reference(
         bone = bone_lengths(x, layout)
         angle = bone_angles(x, layout)
         speed = joint_speeds(x)
-        idx = layout_indices(layout, x.device)
-        xyz = x[:, :3]
-        centre = xyz[:, :, :, idx["angle_b"]]
-        arm_a = torch.linalg.vector_norm(xyz[:, :, :, idx["angle_a"]] - centre, dim=1)
-        arm_c = torch.linalg.vector_norm(xyz[:, :, :, idx["angle_c"]] - centre, dim=1)
+        arm_a, arm_c = angle_arms(x, layout)
         return DynamicReference(
             bone=bone,
             angle=angle,
             speed=speed,
+            velocity=x[:, :3, 1:] - x[:, :3, :-1],
+            speed_scale=speed.clamp(min=min_speed),
             bone_mask=frames[:, :, None, :] & (bone >= min_length),
             angle_mask=frames[:, :, None, :]
             & (arm_a >= min_length)
             & (arm_c >= min_length)
             & (angle >= min_angle),
-            speed_mask=speed_mask(frames)[:, :, None, :] & (speed >= min_speed),
+            speed_mask=speed_mask(frames)[:, :, None, :].expand_as(speed),
         )
+
+
+def angle_arms(x: torch.Tensor, layout: Layout) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lengths |a − b| and |c − b| of the two arms of every angle triplet, (N, T, A, M)."""
+    idx = layout_indices(layout, x.device)
+    xyz = x[:, :3]
+    centre = xyz[:, :, :, idx["angle_b"]]
+    return (torch.linalg.vector_norm(xyz[:, :, :, idx["angle_a"]] - centre, dim=1),
+            torch.linalg.vector_norm(xyz[:, :, :, idx["angle_c"]] - centre, dim=1))
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, empty: float) -> torch.Tensor:
@@ -109,16 +125,27 @@ def relative_changes(
     tolerances: tuple[float, float, float] = (0.0, 0.0, 0.0),
     eps: float = 0.0,
     empty: float = 0.0,
+    velocity: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Per-sample mean relative changes {"b", "a", "s"} (N,), each relu(|F' − F|/(F+eps) − ε)."""
+    """Per-sample mean relative changes {"b", "a", "s"} (N,), each relu(change − ε).
+
+    b = |B' − B| / (B + eps), a = |A' − A| / (A + eps), s = |S' − S| / max(S, min_speed);
+    with `velocity`, s = ‖v' − v‖ / max(S, min_speed) instead, the change of the velocity
+    vector: it bounds |S' − S| from above and also charges a change of direction.
+    """
+    if velocity:
+        v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
+        d = v_adv - ref.velocity
+        speed_change = torch.sqrt((d * d).sum(1) + 1e-18)
+    else:
+        speed_change = (joint_speeds(x_adv) - ref.speed).abs()
     feats = {
-        "b": (bone_lengths(x_adv, layout), ref.bone, ref.bone_mask),
-        "a": (bone_angles(x_adv, layout), ref.angle, ref.angle_mask),
-        "s": (joint_speeds(x_adv), ref.speed, ref.speed_mask),
+        "b": ((bone_lengths(x_adv, layout) - ref.bone).abs() / (ref.bone + eps), ref.bone_mask),
+        "a": ((bone_angles(x_adv, layout) - ref.angle).abs() / (ref.angle + eps), ref.angle_mask),
+        "s": (speed_change / ref.speed_scale, ref.speed_mask),
     }
     out = {}
-    for (key, (new, old, mask)), tol in zip(feats.items(), tolerances, strict=True):
-        rel = (new - old).abs() / (old + eps)
+    for (key, (rel, mask)), tol in zip(feats.items(), tolerances, strict=True):
         if tol:
             rel = torch.relu(rel - tol)
         out[key] = masked_mean(rel, mask, empty)
@@ -133,7 +160,8 @@ class DynamicDistance:
         weights: (w_b, w_a, w_s).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
-        eps: added to every denominator as a second guard.
+        eps: added to the bone and angle denominators as a second guard.
+        velocity: measure the speed term on velocity vectors (see `relative_changes`).
     """
 
     def __init__(
@@ -145,16 +173,20 @@ class DynamicDistance:
         min_angle: float = MIN_ANGLE,
         min_speed: float = MIN_SPEED,
         eps: float = 1e-8,
+        velocity: bool = False,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
         if min(tolerances) < 0:
             raise ElaError(f"DynamicDistance: tolerances must be ≥ 0, got {tolerances}")
+        if min_speed <= 0:
+            raise ElaError(f"DynamicDistance: min_speed must be > 0 m/frame, got {min_speed}")
         self.layout = get_layout(layout)
         self.weights = tuple(float(w) for w in weights)
         self.tolerances = tuple(float(t) for t in tolerances)
         self.thresholds = (min_length, min_angle, min_speed)
         self.eps = eps
+        self.velocity = bool(velocity)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
         """Clean features of x (N, C, T, V, M), computed once per attack."""
@@ -162,7 +194,8 @@ class DynamicDistance:
 
     def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
         """Unweighted per-sample terms {"b", "a", "s"}, each (N,)."""
-        return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps)
+        return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
+                                velocity=self.velocity)
 
     def __call__(self, x_adv: torch.Tensor, ref: DynamicReference) -> torch.Tensor:
         """(N,) weighted sum of the terms."""
@@ -171,29 +204,47 @@ class DynamicDistance:
         return wb * t["b"] + wa * t["a"] + ws * t["s"]
 
 
+EmotionMode = Literal["relative", "kl", "feature"]
+EMOTION_MODES = ("relative", "kl", "feature")
+
+
 @dataclass
 class EmotionReference(_Selectable):
-    """Clean emotion features E(x), (N, D)."""
+    """Clean emotion features E(x) (N, D), their norms (N,) and log-posteriors (N, K)."""
 
     features: torch.Tensor
+    norm: torch.Tensor
+    log_prob: torch.Tensor
 
 
 class EmotionDistance:
-    """e(x, x') = ‖E(x) − E(x')‖₂ per sample.
+    """e(x, x'): how much the emotion model's view of the motion changes, per sample.
 
-    E is the emotion model's `features` output: its penultimate layer, the representation
-    before the emotion logits (the paper leaves the choice open; logits of a 4-way classifier
-    would keep little of the motion's style). When the emotion model's layout differs from
-    `source_layout`, x is mapped first with `mapping_matrix(source, emotion layout)`; the
-    mapped sequence keeps the same frame count T. Only the first `in_channels` coordinates
-    of x are fed.
+    Modes (`mode`):
+
+    * ``"relative"`` (default): ‖E(x) − E(x')‖₂ / ‖E(x)‖₂, the relative change of the
+      penultimate-layer features — a fraction like b, a and s, whatever the width or scale
+      of the feature layer;
+    * ``"kl"``: KL(p(x) ‖ p(x')) between the emotion posteriors (nats);
+    * ``"feature"``: the raw ‖E(x) − E(x')‖₂ of the paper's formula. Its scale is that of
+      the feature layer (a 512-d CNN layer gives values hundreds of times larger than the
+      relative bone changes), so beside b, a and s it dominates D.
+
+    E is the emotion model's penultimate layer, the representation before the emotion
+    logits. When the emotion model's layout differs from `source_layout`, x is mapped first
+    with `mapping_matrix(source, emotion layout)`; the mapped sequence keeps the same frame
+    count T. Only the first `in_channels` coordinates of x are fed.
     """
 
-    def __init__(self, emotion_model: nn.Module, source_layout: str | Layout):
-        if not hasattr(emotion_model, "features") or not hasattr(emotion_model, "layout"):
+    def __init__(self, emotion_model: nn.Module, source_layout: str | Layout,
+                 mode: EmotionMode = "relative"):
+        if not hasattr(emotion_model, "forward_features") or not hasattr(emotion_model, "layout"):
             raise ElaError("EmotionDistance: emotion_model must be a SkeletonModel "
-                           "(with .layout and .features)")
+                           "(with .layout and .forward_features)")
+        if mode not in EMOTION_MODES:
+            raise ElaError(f"EmotionDistance: mode must be one of {EMOTION_MODES}, got {mode!r}")
         self.model = emotion_model
+        self.mode = mode
         self.source = get_layout(source_layout)
         self.target = get_layout(emotion_model.layout)
         self.channels = int(getattr(emotion_model, "in_channels", 3))
@@ -205,18 +256,26 @@ class EmotionDistance:
         x = x[:, : self.channels]
         return x if self.mapping is None else map_layout(x, self.mapping)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, D) emotion features E(x)."""
-        return self.model.features(self.emotion_input(x))
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (N, K), features (N, D)) of the emotion model on x."""
+        logits, feats = self.model.forward_features(self.emotion_input(x))
+        return logits, feats.flatten(1)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> EmotionReference:
         with torch.no_grad():
-            return EmotionReference(self.embed(x))
+            logits, feats = self.embed(x)
+            return EmotionReference(feats, feats.norm(dim=1).clamp(min=1e-12),
+                                    torch.log_softmax(logits, dim=1))
 
     def __call__(self, x_adv: torch.Tensor, ref: EmotionReference) -> torch.Tensor:
-        diff = (self.embed(x_adv) - ref.features).flatten(1)
+        logits, feats = self.embed(x_adv)
+        if self.mode == "kl":
+            log_q = torch.log_softmax(logits, dim=1)
+            return (ref.log_prob.exp() * (ref.log_prob - log_q)).sum(1)
+        diff = feats - ref.features
         # sqrt(Σ d² + tiny): finite gradient at x' = x, where the distance starts.
-        return torch.sqrt((diff * diff).sum(1) + 1e-12)
+        dist = torch.sqrt((diff * diff).sum(1) + 1e-12)
+        return dist / ref.norm if self.mode == "relative" else dist
 
 
 _SPINE_WORDS = ("spine", "neck", "head", "root", "pelvis", "thorax", "centre", "chest", "hips")

@@ -1,14 +1,29 @@
 """Imperceptibility metrics of adversarial skeleton sequences, per sample and summarised.
 
 Definitions (paper 000 §3.2, with the guards the paper leaves implicit); all are fractions
-or SI units, never percent:
+or SI units, never percent. The floors are `METRIC_FLOORS` (metres, radians, metres/frame);
+`summarize` and `ela attack` write them into every summary.
 
 * bone_length_change ΔB/B: mean over valid bones × frames × persons of |B' − B| / B; bones
   with B < 1 mm on the clean x are excluded.
-* bone_angle_change ΔA/A: mean relative change |A' − A| / A of the joint angles (atan2);
-  angles below 1e-3 rad or with an arm shorter than 1 mm are excluded.
-* joint_speed_change ΔS/S: mean |S' − S| / S over valid consecutive-frame pairs; joints
-  moving less than 1e-3 m/frame (still joints) are excluded.
+* bone_angle_change ΔA/A: mean relative change |A' − A| / A of the inner joint angles
+  (atan2 of the two bones meeting at a joint, ≈ π for a straight limb); angles below 1e-3
+  rad or with an arm shorter than 1 mm are excluded. Because a straight limb's angle is
+  ≈ π, this is a small number for every attack.
+* bone_angle_change_paper: the quantity behind the ΔA/A columns of the paper's tables (the
+  angle measure of Zheng et al.'s public ADMM code, which the paper's numbers come from): per
+  angle triplet (a, b, c) and frame, (‖Δa‖ + ‖Δb‖) / |a − b| + (‖Δc‖ + ‖Δb‖) / |c − b|, Δ the
+  joint displacement — a small-angle estimate (radians) of how far the two arms turn; same
+  masks as ΔA/A without the 1e-3 rad one. Not a relative change: compare it with the
+  paper's ΔA/A column, not with ours.
+* joint_speed_change ΔS/S: mean of |S' − S| / max(S, 1 mm/frame) over EVERY valid joint ×
+  consecutive-frame pair: for moving joints the paper's |S' − S| / S; a still joint (clean
+  speed under 1 mm/frame) counts with the speed it was given, in mm/frame — nothing moves
+  for free.
+* still_joint_speed: per sample, the largest adversarial speed (metres/frame) over the
+  joint-frames that are still in the clean x (NaN when none is); `summarize` also reports
+  ``still_joint_speed_p99_mm``, the 99th percentile (mm/frame) over all still joint-frames
+  of the successful samples together.
 * l2: ‖x − x'‖₂ over the whole sample divided by its frame count F (valid frames), so that
   the dataset value Σ‖x − x'‖₂ / (F × N) is the mean of this column.
 * linf: max |x − x'| (metres).
@@ -24,6 +39,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,18 +48,34 @@ from ela.attacks.distances import (
     MIN_LENGTH,
     MIN_SPEED,
     EmotionDistance,
+    angle_arms,
     dynamic_reference,
     masked_mean,
     relative_changes,
 )
 from ela.attacks.objectives import is_adversarial
-from ela.skeleton import Layout, acceleration_mask, get_layout, valid_mask
+from ela.skeleton import (
+    Layout,
+    acceleration_mask,
+    get_layout,
+    joint_speeds,
+    layout_indices,
+    valid_mask,
+)
 
 if TYPE_CHECKING:
     from ela.attacks.base import AttackResult
 
-METRICS = ("bone_length_change", "bone_angle_change", "joint_speed_change", "l2", "linf",
-           "acceleration_change")
+METRICS = ("bone_length_change", "bone_angle_change", "bone_angle_change_paper",
+           "joint_speed_change", "still_joint_speed", "l2", "linf", "acceleration_change")
+
+METRIC_FLOORS = {
+    "min_bone_length_m": MIN_LENGTH,
+    "min_angle_rad": MIN_ANGLE,
+    "speed_floor_m_per_frame": MIN_SPEED,
+    "still_below_m_per_frame": MIN_SPEED,
+}
+"""The guards of the metrics, as written into every summary."""
 
 
 def imperceptibility(
@@ -67,14 +99,60 @@ def imperceptibility(
         acc = d[:, :, 2:] - 2 * d[:, :, 1:-1] + d[:, :, :-2]
         acc_norm = torch.linalg.vector_norm(acc, dim=1)  # (N, T−2, V, M)
         acc_valid = acceleration_mask(frames)[:, :, None, :].expand_as(acc_norm)
+        still = (ref.speed_mask & (ref.speed < min_speed)).flatten(1)
+        adv_speed = torch.where(still, exact_speeds(x_adv).flatten(1), -1.0)
+        fastest = (adv_speed.amax(1) if adv_speed.shape[1]
+                   else torch.full((x.shape[0],), -1.0, device=x.device))
         return {
             "bone_length_change": rel["b"],
             "bone_angle_change": rel["a"],
+            "bone_angle_change_paper": _angle_proxy(x, d, lay, frames, min_length),
             "joint_speed_change": rel["s"],
+            "still_joint_speed": fastest.where(still.any(1), math.nan),
             "l2": torch.linalg.vector_norm(d.flatten(1), dim=1) / n_frames,
             "linf": d.abs().flatten(1).amax(1),
             "acceleration_change": masked_mean(acc_norm, acc_valid, math.nan),
         }
+
+
+def _angle_proxy(x: torch.Tensor, d: torch.Tensor, layout: Layout, frames: torch.Tensor,
+                 min_length: float) -> torch.Tensor:
+    """(N,) Zheng et al.'s angle measure (see the module docstring) of displacements d."""
+    idx = layout_indices(layout, x.device)
+    arm_a, arm_c = angle_arms(x, layout)
+    move = torch.linalg.vector_norm(d, dim=1)  # (N, T, V, M)
+    ma, mb, mc = (move[:, :, idx[k]] for k in ("angle_a", "angle_b", "angle_c"))
+    valid = frames[:, :, None, :] & (arm_a >= min_length) & (arm_c >= min_length)
+    value = (ma + mb) / arm_a.clamp(min=min_length) + (mc + mb) / arm_c.clamp(min=min_length)
+    return masked_mean(value, valid, math.nan)
+
+
+def still_joint_speeds(x: np.ndarray | torch.Tensor, x_adv: np.ndarray | torch.Tensor,
+                       lengths: np.ndarray | torch.Tensor | None = None,
+                       min_speed: float = MIN_SPEED) -> np.ndarray:
+    """Adversarial speeds (m/frame) of every joint-frame that is still in the clean x.
+
+    x, x_adv (N, C, T, V, M); the values of all samples, flattened (empty when nothing is
+    still). Their p99 is the summaries' ``still_joint_speed_p99_mm`` (in mm/frame).
+    """
+    x, x_adv = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in (x, x_adv))
+    if lengths is not None:
+        lengths = torch.as_tensor(np.asarray(lengths))
+    frames = valid_mask(x, lengths)
+    speed = joint_speeds(x)
+    still = (frames[:, 1:] & frames[:, :-1])[:, :, None, :] & (speed < min_speed)
+    return exact_speeds(x_adv)[still].numpy()
+
+
+def exact_speeds(x: torch.Tensor) -> torch.Tensor:
+    """(N, T−1, V, M) joint speeds without the gradient guard of `joint_speeds` (exact 0
+    for a joint that does not move), for measuring."""
+    return torch.linalg.vector_norm(x[:, :3, 1:] - x[:, :3, :-1], dim=1)
+
+
+def still_motion_p99_mm(speeds: np.ndarray) -> float | None:
+    """p99 of still-joint speeds in mm/frame; None when there is no still joint-frame."""
+    return float(np.percentile(speeds, 99) * 1000) if speeds.size else None
 
 
 def emotion_predictions(
@@ -120,7 +198,10 @@ def summarize(
     prediction (through the layout mapping) is unchanged (``_all``: all attacked samples);
     None without an emotion model. ``model_evaluations_per_sample`` counts forward passes of
     the attacked model, ``model_gradients_per_sample`` its backward passes, both averaged
-    over all N. Averages over an empty set are None.
+    over all N, with their median and 90th percentile over all N beside.
+    ``still_joint_speed_p99_mm`` is the p99 adversarial speed (mm/frame) of the joint-frames
+    that are still in the clean input, over the successful attacked samples;
+    ``metric_floors`` the metrics' guards. Averages over an empty set are None.
     """
     ok = result.success.bool().cpu()
     targets = None if result.targets is None else result.targets.cpu()
@@ -138,6 +219,9 @@ def summarize(
         values = result.metrics[name].detach().cpu()
         out[name] = _nanmean(values[won])
         out[f"{name}_all"] = _nanmean(values[attacked])
+    lengths = None if result.lengths is None else result.lengths.cpu()[won]
+    out["still_joint_speed_p99_mm"] = still_motion_p99_mm(still_joint_speeds(
+        result.original.cpu()[won], result.adversarial.cpu()[won], lengths))
     out["emotion_consistency"] = out["emotion_consistency_all"] = None
     if emotion_model is not None:
         clean = emotion_predictions(emotion_model, result.original, result.layout, batch_size)
@@ -146,6 +230,10 @@ def summarize(
         out["emotion_consistency"] = _nanmean(same[won])
         out["emotion_consistency_all"] = _nanmean(same[attacked])
     out["model_evaluations_per_sample"] = _nanmean(result.evaluations.cpu())
+    evals = result.evaluations.cpu().double().numpy()
+    out["model_evaluations_median"] = float(np.median(evals)) if evals.size else None
+    out["model_evaluations_p90"] = float(np.percentile(evals, 90)) if evals.size else None
     out["model_gradients_per_sample"] = _nanmean(result.gradients.cpu())
     out["seconds"] = float(result.seconds)
+    out["metric_floors"] = dict(METRIC_FLOORS)
     return out

@@ -6,7 +6,7 @@ CE(Θ, t) targeted) and the perceptual loss (`SmartPerceptualLoss`) are differen
 separately, each gradient is normalised (per frame as in the public code, or per sample), and
 x ← x − lr·(cw·ĝ_cls + (1 − cw)·ĝ_perc); the update of each sample is clipped to an L2 norm of
 `clip`. Only samples not yet fooled move: a fooled sample leaves the batch as it is, and the
-attack stops when every sample is fooled or after `iterations`.
+attack stops when every sample is fooled or after `steps`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class SMART(Attack):
 
     Args:
         model, layout, bounds: see `Attack`.
-        iterations: maximum number of updates.
+        steps: maximum number of updates per sample.
         lr: step size of the combined normalised gradient.
         class_weight: cw, share of the classification gradient.
         recon_weight: rw, weight of the joint-weighted L2 term in the perceptual loss.
@@ -48,15 +48,15 @@ class SMART(Attack):
     name = "smart"
 
     def __init__(self, model: nn.Module, layout: str | Layout | None = None,
-                 iterations: int = 1000, lr: float = 0.01, class_weight: float = 0.6,
+                 steps: int = 1000, lr: float = 0.01, class_weight: float = 0.6,
                  recon_weight: float = 0.4, bone_weight: float = 0.7, clip: float = 0.01,
                  normalise: Literal["frame", "sample"] = "frame", bounds=None):
         super().__init__(model, layout, bounds)
-        if iterations < 1 or lr <= 0 or clip < 0 or not 0 <= class_weight <= 1:
-            raise AttackError("SMART: iterations ≥ 1, lr > 0, clip ≥ 0, class_weight in [0, 1]")
+        if steps < 1 or lr <= 0 or clip < 0 or not 0 <= class_weight <= 1:
+            raise AttackError("SMART: steps ≥ 1, lr > 0, clip ≥ 0, class_weight in [0, 1]")
         if normalise not in ("frame", "sample"):
             raise AttackError(f"SMART: normalise must be 'frame' or 'sample', got {normalise!r}")
-        self.iterations, self.lr, self.class_weight = int(iterations), float(lr), class_weight
+        self.steps, self.lr, self.class_weight = int(steps), float(lr), class_weight
         self.clip, self.normalise = float(clip), normalise
         self.perceptual = SmartPerceptualLoss(self.layout, recon_weight, bone_weight)
 
@@ -65,7 +65,7 @@ class SMART(Attack):
         s = ActiveBatch(todo, x=x.clone(), movable=ctx.movable[todo],
                         ref=self.perceptual.reference(x, ctx.sub_lengths(todo)))
         cw = self.class_weight
-        for it in range(self.iterations + 1):
+        for it in range(self.steps + 1):
             x_adv = s["x"].detach().requires_grad_(True)
             logits = self.logits(ctx, x_adv, s.idx)
             cls = classification_loss(logits, ctx.labels[s.idx], ctx.sub_targets(s.idx))
@@ -73,7 +73,7 @@ class SMART(Attack):
             ok = self.succeeded(ctx, logits, s.idx) & finite
             ctx.adversarial[s.idx[finite]] = x_adv.detach()[finite]
             keep = finite & ~ok
-            if it == self.iterations or not bool(keep.any()):
+            if it == self.steps or not bool(keep.any()):
                 break
             g_cls = torch.autograd.grad(torch.where(keep, cls, 0.0).sum(), x_adv)[0][keep]
             s.keep(keep)

@@ -40,7 +40,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ela.attacks import ATTACKS, AttackResult
-from ela.attacks.metrics import METRICS, emotion_predictions
+from ela.attacks.metrics import (
+    METRIC_FLOORS,
+    METRICS,
+    emotion_predictions,
+    still_joint_speeds,
+    still_motion_p99_mm,
+)
 from ela.data.dataset import collate
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
@@ -54,16 +60,26 @@ Fetch = Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 def attack_options(method: str, gamma: float | None = None, iters: int | None = None,
                    **extra: Any) -> dict[str, Any]:
-    """Keyword arguments of the attack class for the command-line options."""
+    """Keyword arguments of the attack class for the command-line options, checked.
+
+    `iters` is the budget of gradient steps per sample (`steps`) for every method; `gamma`
+    is ELA's penalty and an error for the others.
+    """
+    if method not in ATTACKS:
+        raise ElaError(f"unknown attack {method!r}; known: {', '.join(sorted(ATTACKS))}")
+    known = ATTACKS[method].options()
     opts: dict[str, Any] = {}
-    if method == "ela":
-        if gamma is not None:
-            opts["gamma"] = gamma
-        if iters is not None:
-            opts["outer_iters"] = iters
-    elif method == "cw" and iters is not None or method in ("smart", "pgd") and iters is not None:
+    if gamma is not None:
+        if "gamma" not in known:
+            raise ElaError(f"--gamma applies to ela only, not to {method}")
+        opts["gamma"] = gamma
+    if iters is not None:
         opts["steps"] = iters
     opts.update(extra)
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise ElaError(f"{method}: unknown option(s) {', '.join(unknown)}; {method} takes: "
+                       f"{', '.join(known)}")
     return opts
 
 
@@ -200,8 +216,7 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
     a tqdm bar over samples (rate, ETA) when stderr is a terminal, else one stderr line per
     batch; False for silence. Returns the summary dict (also written to ``out/summary.json``).
     """
-    if method not in ATTACKS:
-        raise ElaError(f"unknown attack {method!r}; known: {', '.join(sorted(ATTACKS))}")
+    opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
     out = Path(out)
     dev = resolve_device(device)
     config = load_config(run)
@@ -218,16 +233,16 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
     if len(chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
                        "samples correctly; nothing to attack")
-    opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
-    attack = ATTACKS[method](model, data.layout, **(
-        {"emotion_model": emotion_model}
-        if method == "ela" and emotion_model is not None and emotion_loss else {}), **opts)
+    attack = ATTACKS[method].build(model, data.layout,
+                                   emotion_model=emotion_model if emotion_loss else None,
+                                   **opts)
 
     batches_dir = out / "batches"
     batches_dir.mkdir(parents=True, exist_ok=True)
     reset_if_changed(batches_dir, {"run": str(run), "method": method, "options": opts,
                                     "target": str(tgt), "seed": seed, "emotion": str(emotion),
                                     "emotion_loss": emotion_loss,
+                                    "threads": torch.get_num_threads(),
                                     "batch_size": batch_size, "chosen": chosen.tolist()})
     parts: list[dict[str, np.ndarray]] = []
     n_batches = -(-len(chosen) // batch_size)
@@ -278,9 +293,11 @@ def summary_fields(method: str, run: str | Path, candidates: np.ndarray,
         "method": method, "run": str(run), "candidates": int(len(candidates)),
         "target": None if tgt is None else (tgt if isinstance(tgt, str) else classes[tgt]),
         "emotion_model": None if emotion is None else str(emotion),
-        "emotion_loss": bool(method == "ela" and emotion is not None and emotion_loss
-                             and opts.get("emotion_weight", 1.0) > 0),
-        "options": dict(opts), "seed": seed,
+        "emotion_loss": bool(emotion is not None and emotion_loss
+                             and "emotion_weight" in ATTACKS[method].options()
+                             and opts.get("emotion_weight",
+                                          ATTACKS[method].options()["emotion_weight"]) > 0),
+        "options": dict(opts), "seed": seed, "torch_threads": torch.get_num_threads(),
     }
 
 
@@ -329,9 +346,15 @@ def summarize_arrays(m: dict[str, np.ndarray], seconds: float) -> dict[str, Any]
         out["emotion_consistency_all"] = mean(same)
     else:
         out["emotion_consistency"] = out["emotion_consistency_all"] = None
+    out["still_joint_speed_p99_mm"] = still_motion_p99_mm(still_joint_speeds(
+        m["original"][ok], m["adversarial"][ok], m["lengths"][ok]))
     out["model_evaluations_per_sample"] = mean(m["evaluations"])
+    evals = m["evaluations"].astype(np.float64)
+    out["model_evaluations_median"] = float(np.median(evals)) if evals.size else None
+    out["model_evaluations_p90"] = float(np.percentile(evals, 90)) if evals.size else None
     out["model_gradients_per_sample"] = mean(m["gradients"])
     out["seconds"] = seconds
+    out["metric_floors"] = dict(METRIC_FLOORS)
     return out
 
 

@@ -16,10 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ela.attacks.metrics import METRICS
 from ela.errors import DataFormatError, ElaError
-
-METRICS = ("bone_length_change", "bone_angle_change", "joint_speed_change", "l2", "linf",
-           "acceleration_change")
 
 
 def read_samples(folder: str | Path) -> dict[int, dict[str, str]]:
@@ -60,7 +58,8 @@ def _means(table: dict[int, dict[str, str]], indices: list[int]) -> dict[str, An
     out: dict[str, Any] = {"n": len(indices)}
     for key in METRICS:
         values = np.array([float(table[i][key]) for i in indices], dtype=np.float64)
-        out[key] = float(values.mean()) if values.size else None
+        out[key] = (float(np.nanmean(values)) if values.size and not np.isnan(values).all()
+                    else None)
     emotions = [(table[i].get("clean_emotion", ""), table[i].get("adv_emotion", ""))
                 for i in indices]
     known = [(a, b) for a, b in emotions if a != "" and b != ""]

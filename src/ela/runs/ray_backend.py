@@ -4,7 +4,9 @@ Each Ray actor builds the models and the attack once (from checkpoint bytes ship
 the object store, so the nodes need `ela` installed but not the run folders or the data) and
 attacks one shard at a time; the calling process feeds shards to idle actors and writes each
 result as it arrives (`ela.runs.shards`). Actors ask for `num_cpus` CPUs each (and use as
-many torch threads) and for `num_gpus` GPUs each — by default one when the cluster has GPUs,
+runs the attack with the calling process's number of torch threads, so that a run's numbers
+do not depend on the backend: CPU kernels sum in a thread-dependent order) and for
+`num_gpus` GPUs each — by default one when the cluster has GPUs,
 none otherwise. Ray is optional: ``pip install 'ela[ray]'``.
 """
 
@@ -33,8 +35,8 @@ def import_ray() -> Any:
 class ShardWorker:
     """Body of a Ray actor: one `ShardAttacker`, built when the actor starts."""
 
-    def __init__(self, spec: AttackSpec, threads: int):
-        torch.set_num_threads(max(1, threads))
+    def __init__(self, spec: AttackSpec):
+        torch.set_num_threads(max(1, spec.threads))
         self.attacker = ShardAttacker(spec)
 
     def attack_shard(self, task: ShardTask, seed: int) -> dict[str, np.ndarray]:
@@ -83,7 +85,7 @@ def _run_actors(ray: Any, spec: AttackSpec, tasks: Iterator[ShardTask], seed: in
     """Keep `n` actors busy with one shard each until `tasks` is exhausted."""
     actor_cls = ray.remote(ShardWorker)
     spec_ref = ray.put(spec)
-    actors = [actor_cls.options(num_cpus=num_cpus, num_gpus=gpus).remote(spec_ref, num_cpus)
+    actors = [actor_cls.options(num_cpus=num_cpus, num_gpus=gpus).remote(spec_ref)
               for _ in range(n)]
     pending: dict[Any, tuple[Any, ShardTask]] = {}
 

@@ -55,7 +55,9 @@ class AttackSpec:
     """Everything a worker needs to build the attack once (picklable, no paths).
 
     `model` / `emotion` are checkpoints as {file name: bytes}; `target` is already resolved
-    (None, a class index or "least-likely").
+    (None, a class index or "least-likely"); `threads` is the torch thread count of the
+    process that started the run, which every worker uses too: CPU kernels add up in an
+    order that depends on the thread count, so any other count would change the numbers.
     """
 
     method: str
@@ -66,6 +68,7 @@ class AttackSpec:
     emotion_loss: bool = True
     target: int | str | None = None
     device: str = "auto"
+    threads: int = 1
 
 
 @dataclass
@@ -103,9 +106,8 @@ class ShardAttacker:
         model = load_checkpoint_bytes(spec.model, self.device)
         self.emotion = (load_checkpoint_bytes(spec.emotion, self.device)
                         if spec.emotion is not None else None)
-        use_e = spec.method == "ela" and self.emotion is not None and spec.emotion_loss
-        self.attack = ATTACKS[spec.method](
-            model, spec.layout, **({"emotion_model": self.emotion} if use_e else {}),
+        self.attack = ATTACKS[spec.method].build(
+            model, spec.layout, emotion_model=self.emotion if spec.emotion_loss else None,
             **spec.options)
         self.target = spec.target
 
@@ -172,8 +174,7 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
     `device` is where the workers run the attack ("auto": CUDA where a worker has one);
     samples are chosen in this process on its own best device. Returns the summary.
     """
-    if method not in ATTACKS:
-        raise ElaError(f"unknown attack {method!r}; known: {', '.join(sorted(ATTACKS))}")
+    opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
     out = Path(out)
     say = log or (lambda _: None)
     here = resolve_device(device if backend == "local" else "auto")
@@ -190,13 +191,13 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
     if len(chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
                        "samples correctly; nothing to attack")
-    opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
     shards = plan_shards(chosen, batch_size, shard_size)
     folder = out / SHARDS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     reset_if_changed(folder, {"run": str(run), "method": method, "options": opts,
                               "target": str(tgt), "seed": seed, "emotion": str(emotion),
-                              "emotion_loss": emotion_loss, "batch_size": batch_size,
+                              "emotion_loss": emotion_loss,
+                              "threads": torch.get_num_threads(), "batch_size": batch_size,
                               "shard_size": shard_size, "chosen": chosen.tolist()},
                      pattern="shard_*.npz")
     done: dict[int, dict[str, np.ndarray]] = {}
@@ -227,7 +228,8 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
         spec = AttackSpec(method=method, options=opts, layout=data.layout.name,
                           model=read_checkpoint(run),
                           emotion=read_checkpoint(emotion) if emotion is not None else None,
-                          emotion_loss=emotion_loss, target=tgt, device=device)
+                          emotion_loss=emotion_loss, target=tgt, device=device,
+                          threads=torch.get_num_threads())
         executor(spec, tasks(), len(todo), seed, finished)
     missing = [k for k in range(len(shards)) if k not in done]
     if missing:

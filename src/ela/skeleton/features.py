@@ -69,14 +69,20 @@ def bone_lengths(x: torch.Tensor, layout: Layout) -> torch.Tensor:
 def bone_angles(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """(N, T, A, M) angles in radians at the layout's joint-angle triplets (a, b, c).
 
-    atan2(|u × v|, u · v) with u = a − b, v = c − b: well conditioned near 0 and π, unlike
-    arccos of a normalised dot product.
+    atan2(|û × v̂|, û · v̂) with u = a − b, v = c − b and û, v̂ their directions: well
+    conditioned near 0 and π, unlike arccos of a normalised dot product. The vectors are
+    normalised first so that the small guard under the cross product's norm (which keeps
+    its gradient finite at a straight or folded limb) is an angle of about 1e-6 rad at any
+    bone length; on raw vectors it would read as an angle of 1e-6 / (|u|·|v|) rad, which
+    for 1 cm bones is 0.01 rad.
     """
     idx = layout_indices(layout, x.device)
     xyz = x[:, :3]
     b = xyz[:, :, :, idx["angle_b"]]
     u = xyz[:, :, :, idx["angle_a"]] - b
     v = xyz[:, :, :, idx["angle_c"]] - b
+    u = u / _safe_norm(u, dim=1)[:, None]
+    v = v / _safe_norm(v, dim=1)[:, None]
     cross = _safe_norm(torch.linalg.cross(u, v, dim=1), dim=1)
     dot = (u * v).sum(dim=1)
     return torch.atan2(cross, dot)

@@ -32,10 +32,15 @@ SUMMARY_ROWS = (
     ("method", "method", "text"), ("model", "model", "text"), ("dataset", "data", "text"),
     ("n", "samples attacked", "int"), ("success_rate", "success rate (SR)", "%"),
     ("bone_length_change", "ΔB/B", "%"), ("bone_angle_change", "ΔA/A", "%"),
-    ("joint_speed_change", "ΔS/S", "%"), ("l2", "l2 (m per frame)", "num"),
+    ("bone_angle_change_paper", "ΔA/A, the paper's measure (Zheng et al.)", "%"),
+    ("joint_speed_change", "ΔS/S (still joints counted)", "%"),
+    ("still_joint_speed_p99_mm", "still joints' speed, p99 (mm/frame)", "num"),
+    ("l2", "l2 (m per frame)", "num"),
     ("acceleration_change", "acceleration change (m/frame²)", "num"),
     ("emotion_consistency", "emotion consistency", "%"),
     ("model_evaluations_per_sample", "model evaluations / sample", "num"),
+    ("model_evaluations_median", "model evaluations / sample, median", "num"),
+    ("model_evaluations_p90", "model evaluations / sample, p90", "num"),
     ("seconds", "seconds", "num"),
 )
 
