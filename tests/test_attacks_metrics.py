@@ -217,3 +217,19 @@ def test_emotion_distance_across_layouts_has_gradients():
     # joints without a gait16 counterpart (hand tips, thumbs, hands) get no gradient
     unmapped = [get_layout("ntu25").index(n) for n in ("left_hand_tip", "right_thumb", "left_hand")]
     assert grad[:, :, :, unmapped].abs().sum() == 0
+
+
+def test_velocity_speed_term_charges_a_change_of_direction():
+    """A joint that keeps its speed but turns costs nothing to the speed-magnitude term and
+    |v' − v| / max(S, floor) to the velocity term, which bounds the magnitude term."""
+    x, x_adv, lengths = _chain_pair()
+    turned = x.clone()
+    turned[0, 0, 1, 2, 0], turned[0, 1, 1, 2, 0] = 0.0, 1.0 + 1.0  # tip at frame 1: (0, 2)
+    plain, velocity = DynamicDistance(CHAIN), DynamicDistance(CHAIN, velocity=True)
+    ref = plain.reference(x, lengths)
+    for adv in (x_adv, turned):
+        assert velocity.terms(adv, ref)["s"] >= plain.terms(adv, ref)["s"] - 1e-6
+    mirrored = x.clone()
+    mirrored[0, 0, :3] *= -1  # every x coordinate mirrored: speeds equal, directions not
+    assert plain.terms(mirrored, ref)["s"].item() == pytest.approx(0.0, abs=1e-5)
+    assert velocity.terms(mirrored, ref)["s"].item() > 0.1
