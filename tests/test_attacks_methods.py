@@ -328,6 +328,12 @@ def _check_result_generic(model, r):
     assert torch.equal(pred != r.labels, r.success)
 
 
+def test_every_registered_attack_has_a_fast_config():
+    """Equality, not subset: a newly registered attack must get a config in FAST, so that
+    the untargeted, targeted and CUDA tests run on it."""
+    assert set(FAST) == set(ATTACKS)
+
+
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_every_registered_attack_builds_from_options_with_steps(setup, name):
     """One set of option names: every attack takes `steps` and rejects unknown names with

@@ -38,8 +38,9 @@ def batch(layout: str = "upper10", n: int = N, t: int = T, m: int = 2, seed: int
     return torch.randn(n, 3, t, get_layout(layout).num_joints, m, generator=g)
 
 
-def test_all_emotion_models_registered():
-    assert set(TINY) <= set(list_models("emotion"))
+def test_every_registered_emotion_model_has_a_tiny_config():
+    """Equality, not subset: a newly registered emotion model must get a tiny config here."""
+    assert set(TINY) == set(list_models("emotion"))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

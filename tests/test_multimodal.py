@@ -144,8 +144,16 @@ def test_manifest_missing_modality_and_unknown_class(tmp_path):
 
 # ---------------------------------------------------------------- models
 
-@pytest.mark.parametrize("name,width", [("smern", 48), ("sern", 48), ("sern-2s", 48),
-                                        ("mdre", 32), ("are", 16), ("tre", 16)])
+FEATURE_WIDTH = {"smern": 48, "sern": 48, "sern-2s": 48, "mdre": 32, "are": 16, "tre": 16}
+
+
+def test_every_registered_multimodal_model_is_tested():
+    from ela.models.registry import list_models
+
+    assert set(FEATURE_WIDTH) == set(list_models("multimodal"))
+
+
+@pytest.mark.parametrize("name,width", sorted(FEATURE_WIDTH.items()))
 def test_models_forward_and_features(name, width):
     model = _tiny(name).eval()
     logits, feats = model.forward_features(_batch())

@@ -12,12 +12,23 @@ from typing import Any
 from ela.attacks import ATTACKS
 from ela.errors import ElaError
 
+DEVICE_HELP = "auto (CUDA when available), cpu, cuda or cuda:N"
+FORMAT_HELP = ("reader: ntu, ntu-npy, kinetics, pyskl, msr, bvh, bandai, npz (detected from "
+               "the path when left out)")
+
+
+def _model_help() -> str:
+    from ela.models.registry import list_models
+
+    return ("model: " + ", ".join(list_models("action")) + " (action); "
+            + ", ".join(list_models("emotion")) + " (emotion); "
+            + ", ".join(list_models("multimodal")) + " (multimodal, with --manifest); "
+            "`ela models` lists their options")
+
 
 def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--data", required=required, help="dataset file or folder")
-    p.add_argument("--format", default=None,
-                   help="reader: ntu, ntu-npy, kinetics, pyskl, msr, bvh, bandai, npz "
-                        "(detected from the path when left out)")
+    p.add_argument("--format", default=None, help=FORMAT_HELP)
     p.add_argument("--layout", default=None,
                    help="map the data to this layout after reading (e.g. gait16)")
     p.add_argument("--only", default=None,
@@ -65,10 +76,44 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(value: int | float | None, low: int | float, flag: str) -> None:
+    if value is not None and value < low:
+        raise ElaError(f"{flag} must be ≥ {low}, got {value}")
+
+
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Every argument of `ela train` that can be checked without data, before any data is
+    read or any file written."""
+    from ela.data.transforms import build_transform
+    from ela.models.registry import list_models
+    from ela.skeleton import get_layout
+
+    kinds = ("multimodal",) if args.manifest else ("action", "emotion")
+    known = [n for k in kinds for n in list_models(k)]
+    if args.model not in known:
+        raise ElaError(f"unknown --model {args.model!r}; "
+                       f"{'multimodal' if args.manifest else 'skeleton'} models: "
+                       f"{', '.join(sorted(known))} (`ela models` lists their options)")
+    for value, low, flag in ((args.epochs, 1, "--epochs"), (args.batch_size, 1, "--batch-size"),
+                             (args.frames, 1, "--frames"), (args.window, 2, "--window"),
+                             (args.folds, 2, "--folds")):
+        _at_least(value, low, flag)
+    if args.lr <= 0:
+        raise ElaError(f"--lr must be > 0, got {args.lr}")
+    # a syntax check of the step strings; the placeholder layout is only for steps that
+    # need one (the run uses the data's own)
+    for flag, spec in (("--transform", args.transform), ("--augment", args.augment)):
+        try:
+            build_transform(spec, get_layout(args.layout or "ntu25"))
+        except ElaError as err:
+            raise ElaError(f"{flag}: {err}") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ela.training.loop import TrainConfig
     from ela.training.run import run_training
 
+    _check_train_args(args)
     config = TrainConfig(weight_decay=args.weight_decay, schedule=args.schedule,
                          patience=args.patience, label_smoothing=args.label_smoothing,
                          monitor=args.monitor,
@@ -152,7 +197,19 @@ def _attack_runner(args: argparse.Namespace):
                           log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _check_attack_args(args: argparse.Namespace) -> None:
+    """Options of `ela attack` / `ela experiment` checked before any data is read."""
+    from ela.runs.attack import attack_options
+
+    for value, flag in ((args.samples, "--samples"), (args.batch_size, "--batch-size"),
+                        (args.iters, "--iters")):
+        _at_least(value, 1, flag)
+    if getattr(args, "method", None):
+        attack_options(args.method, args.gamma, args.iters, **_parse_cfg(args.cfg))
+
+
 def cmd_attack(args: argparse.Namespace) -> int:
+    _check_attack_args(args)
     data = _read(args)
     summary = _attack_runner(args)(
         args.run, data, method=args.method, out=args.out, label=args.label,
@@ -166,6 +223,18 @@ def cmd_attack(args: argparse.Namespace) -> int:
     for note in summary.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     print(f"results written to {args.out}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ela.models.registry import list_models, model_options
+
+    for kind in ("action", "emotion", "multimodal"):
+        print(f"{kind} models:")
+        for name in list_models(kind):
+            opts = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
+            print(f"  {name}: {opts or '(no options)'}")
+    print("set options with `ela train --cfg key=value ...`")
     return 0
 
 
@@ -183,6 +252,7 @@ def cmd_attacks(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from ela.runs.experiment import run_paper_experiment
 
+    _check_attack_args(args)
     data = _read(args)
     tables = run_paper_experiment(
         data, runs=args.runs, emotion=args.emotion, label=args.label, out=args.out,
@@ -211,7 +281,10 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
                         "finished shards are kept in OUT/shards/ and skipped on a re-run")
     p.add_argument("--workers", type=int, default=None,
                    help="Ray actors (default: as many as the cluster's CPUs or GPUs allow)")
-    p.add_argument("--cpus-per-worker", type=int, default=1)
+    p.add_argument("--cpus-per-worker", type=int, default=1,
+                   help="CPUs each Ray actor reserves (default 1); the attack itself runs "
+                        "with this process's torch thread count, so numbers do not depend "
+                        "on the backend")
     p.add_argument("--gpus-per-worker", type=float, default=None,
                    help="default 1 when the Ray cluster has GPUs, else 0")
 
@@ -268,13 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="inspect and convert skeleton datasets")
     dsub = data.add_subparsers(dest="data_command", required=True)
     info = dsub.add_parser("info", help="samples, layout, frames, labels, skipped files")
-    info.add_argument("path")
-    info.add_argument("--format", default=None)
+    info.add_argument("path", help="dataset file or folder")
+    info.add_argument("--format", default=None, help=FORMAT_HELP)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_data_info)
     conv = dsub.add_parser("convert", help="write any readable dataset as ela .npz")
-    conv.add_argument("path")
-    conv.add_argument("--format", default=None)
+    conv.add_argument("path", help="dataset file or folder")
+    conv.add_argument("--format", default=None, help=FORMAT_HELP)
     conv.add_argument("--out", required=True, help="output .npz file")
     conv.add_argument("--layout", default=None, help="map to this layout")
     conv.add_argument("--frames", type=int, default=None, help="resample every sample to T")
@@ -285,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.set_defaults(func=cmd_data_convert)
 
     train = sub.add_parser("train", help="train a recognizer and evaluate it honestly")
-    train.add_argument("--model", required=True)
+    train.add_argument("--model", required=True, help=_model_help())
     _add_data_args(train, required=False)
     train.add_argument("--label", default=None, help="label to learn (action, content, style)")
     train.add_argument("--manifest", default=None,
@@ -295,13 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--glove", default=None,
                        help="GloVe-format word vectors for the text encoder (multimodal)")
     train.add_argument("--out", required=True, help="run folder")
-    train.add_argument("--frames", type=int, default=32)
-    train.add_argument("--epochs", type=int, default=60)
+    train.add_argument("--frames", type=int, default=32,
+                       help="frames T every sample (or window) is brought to (default 32)")
+    train.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     train.add_argument("--folds", type=int, default=None,
                        help="k-fold cross-validation grouped by clip")
     train.add_argument("--split", default=None,
-                       help="cross-subject, cross-view, holdout, emotion5 (default: the "
-                            "dataset's protocol if it has one, else holdout)")
+                       help="cross-subject, cross-view, msr-cross-subject, holdout[:a,b,c], "
+                            "kfold:K, emotion5, or a split.json file (default: the dataset's "
+                            "protocol if it has one, else holdout)")
     train.add_argument("--window", type=int, default=None,
                        help="cut clips into windows of this many frames (stride half)")
     train.add_argument("--transform", default=None,
@@ -309,20 +384,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", default=None, help="training augmentation, e.g. rotate:15")
     train.add_argument("--sampling", default="resample", choices=["resample", "crop", "pad"],
                        help="how a clip becomes T frames")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--weight-decay", type=float, default=1e-4)
-    train.add_argument("--schedule", default="cosine", choices=["none", "cosine", "step"])
+    train.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    train.add_argument("--weight-decay", type=float, default=1e-4,
+                       help="Adam weight decay (default 1e-4)")
+    train.add_argument("--schedule", default="cosine", choices=["none", "cosine", "step"],
+                       help="learning-rate schedule over the epochs (default cosine)")
     train.add_argument("--patience", type=int, default=None,
                        help="early stopping: epochs without a better validation score")
-    train.add_argument("--label-smoothing", type=float, default=0.0)
+    train.add_argument("--label-smoothing", type=float, default=0.0,
+                       help="label smoothing of the cross-entropy (default 0)")
     train.add_argument("--monitor", default="accuracy", choices=["accuracy", "uar", "loss"],
                        help="validation score that picks the best epoch")
     train.add_argument("--balance", action="store_true",
                        help="weight the loss by inverse class frequency (skewed classes)")
     train.add_argument("--cfg", nargs="*", help="model options key=value")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", default="auto")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the split, the initial weights and the batches")
+    train.add_argument("--device", default="auto", help=DEVICE_HELP)
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a trained run on data")
@@ -334,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--part", default=None, choices=["train", "val", "test"],
                     help="only this part of the run's own split")
     ev.add_argument("--out", default=None, help="folder (or .json) for metrics")
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", default="auto", help=DEVICE_HELP)
     ev.set_defaults(func=cmd_eval)
 
     at = sub.add_parser("attack", help="attack a trained action model")
@@ -352,36 +431,43 @@ def build_parser() -> argparse.ArgumentParser:
                     help="budget of gradient steps per sample, for every method (the "
                          "attack's `steps`; default: the attack's own)")
     at.add_argument("--samples", type=int, default=None, help="attack at most N samples")
-    at.add_argument("--batch-size", type=int, default=64)
+    at.add_argument("--batch-size", type=int, default=64,
+                    help="samples attacked together (default 64); finished batches are kept")
     at.add_argument("--cfg", nargs="*", help="attack options key=value")
-    at.add_argument("--seed", type=int, default=0)
-    at.add_argument("--device", default="auto")
-    at.add_argument("--out", required=True)
+    at.add_argument("--seed", type=int, default=0,
+                    help="seed of the choice of samples and of each batch's randomness")
+    at.add_argument("--device", default="auto", help=DEVICE_HELP)
+    at.add_argument("--out", required=True,
+                    help="folder for summary.json, samples.csv and adversarial.npz")
     _add_backend_args(at)
     at.set_defaults(func=cmd_attack)
 
     ex = sub.add_parser("experiment", help="run the paper's experiment grid")
-    ex.add_argument("grid", choices=["paper"])
+    ex.add_argument("grid", choices=["paper"],
+                    help="paper: Tables 1–5 (γ sweep, targeted, emotion ablation, baselines)")
     ex.add_argument("--runs", nargs="+", required=True, help="action model run folders")
     _add_data_args(ex)
-    ex.add_argument("--label", default=None)
-    ex.add_argument("--emotion", default=None)
-    ex.add_argument("--target", default=None)
-    ex.add_argument("--gammas", default="0.1,1,10")
+    ex.add_argument("--label", default=None, help="label the models were trained on")
+    ex.add_argument("--emotion", default=None, help="run folder of an emotion model (E)")
+    ex.add_argument("--target", default=None,
+                    help="class of the targeted cells (default: each model's last class)")
+    ex.add_argument("--gammas", default="0.1,1,10", help="γ values of Table 1")
     ex.add_argument("--iters", type=int, default=None,
                     help="budget of gradient steps per sample, for every method")
-    ex.add_argument("--samples", type=int, default=None)
-    ex.add_argument("--seed", type=int, default=0)
-    ex.add_argument("--device", default="auto")
-    ex.add_argument("--out", required=True)
-    ex.add_argument("--batch-size", type=int, default=64)
+    ex.add_argument("--samples", type=int, default=None, help="attack at most N samples")
+    ex.add_argument("--seed", type=int, default=0, help="seed of the choice of samples")
+    ex.add_argument("--device", default="auto", help=DEVICE_HELP)
+    ex.add_argument("--out", required=True,
+                    help="folder of the grid: one attack folder per cell and tables.md")
+    ex.add_argument("--batch-size", type=int, default=64, help="samples attacked together")
     _add_backend_args(ex)
     ex.set_defaults(func=cmd_experiment)
 
     ext = sub.add_parser("extract", help="3D skeletons from videos (MediaPipe Pose, the "
                                          "papers' low-pass filter); needs ela[video]")
     ext.add_argument("path", help="a video, or a folder of videos (one dataset file)")
-    ext.add_argument("--layout", default="upper10", choices=["upper10", "ntu25", "mediapipe33"])
+    ext.add_argument("--layout", default="upper10", choices=["upper10", "ntu25", "mediapipe33"],
+                     help="layout of the extracted skeletons (default upper10)")
     ext.add_argument("--lowpass", action=argparse.BooleanOptionalAction, default=True,
                      help="Butterworth low-pass, order 8, cut-off 0.1 (default on)")
     ext.add_argument("--out", required=True, help="output .npz file")
@@ -389,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="pictures and a self-contained HTML report of attack "
                                         "and training folders")
-    rep.add_argument("outputs", nargs="+", metavar="OUT",
+    rep.add_argument("outputs", nargs="+", metavar="FOLDER",
                      help="attack output or training run folders (or folders holding them)")
     rep.add_argument("--html", action=argparse.BooleanOptionalAction, default=True,
                      help="write the HTML report (default: yes)")
@@ -402,13 +488,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the GIF (and MP4 when ffmpeg is there)")
     rep.set_defaults(func=cmd_report)
 
+    models = sub.add_parser("models", help="list the models and their options")
+    models.set_defaults(func=cmd_models)
+
     lst = sub.add_parser("attacks", help="list the attacks and their options")
     lst.set_defaults(func=cmd_attacks)
 
     demo = sub.add_parser("demo", help="the main job on built-in demo data")
-    demo.add_argument("--out", default="out/demo")
+    demo.add_argument("--out", default="out/demo", help="folder for everything the demo writes")
     demo.add_argument("--quick", action="store_true", help="smaller models and budgets")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="seed of the data, models and attacks")
     demo.set_defaults(func=cmd_demo)
     return parser
 

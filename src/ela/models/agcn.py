@@ -148,6 +148,8 @@ class TwoStreamAGCN(SkeletonModel):
     Options are those of `AGCN`, used by both streams.
     """
 
+    options_from = "agcn"  # `model_options` lists AGCN's options for this model
+
     def __init__(
         self, layout: Layout, num_classes: int, in_channels: int = 3, **cfg: Any
     ):

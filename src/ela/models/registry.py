@@ -66,6 +66,23 @@ def list_models(kind: str | None = None) -> list[str]:
     return sorted(n for n, (_, k) in _REGISTRY.items() if kind is None or k == kind)
 
 
+def model_options(name: str) -> dict[str, Any]:
+    """The options (`cfg` keys of `create_model`) of model `name` and their defaults; a
+    model that passes its options on to another (`options_from`) lists that one's."""
+    import inspect
+
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ElaError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    cls = _REGISTRY[name][0]
+    if getattr(cls, "options_from", None):
+        return model_options(cls.options_from)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return {p.name: p.default for p in params
+            if p.name not in ("layout", "num_classes", "in_channels")
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def create_model(
     name: str, layout: str | Layout, num_classes: int, in_channels: int = 3, **cfg: Any
 ) -> SkeletonModel:

@@ -1,0 +1,85 @@
+"""The command line's own checks: every option has help, and arguments that can be checked
+without data are refused before any data is read or any file is written."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from ela.cli import build_parser, main
+from ela.models.registry import list_models
+
+
+def _options(parser: argparse.ArgumentParser, path: list[str]):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, [*path, name])
+        elif not isinstance(action, argparse._HelpAction):
+            yield " ".join(path), action
+
+
+def test_every_option_of_every_command_has_help():
+    missing = [f"{cmd} {a.option_strings or a.dest}" for cmd, a in _options(build_parser(), [])
+               if not (a.help or "").strip()]
+    assert not missing, f"options without help: {missing}"
+
+
+def test_train_help_lists_the_models(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for name in list_models("action") + list_models("emotion"):
+        assert name in text
+
+
+def test_models_and_attacks_list_their_options(capsys):
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "hcn: width=1.0" in text and "2s-agcn: channels=None" in text
+    assert main(["attacks"]) == 0
+    text = capsys.readouterr().out
+    assert "ela: " in text and "steps=2000" in text and "smart: " in text
+
+
+NO_DATA = "/nonexistent/data/folder"  # never read: the checks come first
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "nosuch"], "unknown --model 'nosuch'"),
+    (["--model", "hcn", "--epochs", "0"], "--epochs must be ≥ 1, got 0"),
+    (["--model", "hcn", "--batch-size", "0"], "--batch-size must be ≥ 1, got 0"),
+    (["--model", "hcn", "--lr", "-1"], "--lr must be > 0"),
+    (["--model", "hcn", "--augment", "wobble:3"], "--augment"),
+])
+def test_train_refuses_bad_arguments_before_reading_data(tmp_path, capsys, args, message):
+    out = tmp_path / "run"
+    code = main(["train", *args, "--data", NO_DATA, "--label", "action", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()  # nothing written
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--samples", "0"], "--samples must be ≥ 1, got 0"),
+    (["--samples", "-3"], "--samples must be ≥ 1, got -3"),
+    (["--batch-size", "0"], "--batch-size must be ≥ 1, got 0"),
+    (["--method", "smart", "--gamma", "1"], "--gamma applies to ela only"),
+    (["--method", "cw", "--cfg", "outer_iters=3"], "unknown option(s) outer_iters"),
+])
+def test_attack_refuses_bad_arguments_before_reading_data(tmp_path, capsys, args, message):
+    out = tmp_path / "attack"
+    code = main(["attack", str(tmp_path / "run"), *args, "--data", NO_DATA, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_smart_takes_iters_as_its_steps(tmp_path, capsys):
+    """`ela attack --method smart --iters 20` used to end in a TypeError; it is checked and
+    reaches the data now (which is absent here, so the error names the data)."""
+    code = main(["attack", str(tmp_path / "run"), "--method", "smart", "--iters", "20",
+                 "--data", NO_DATA, "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 2 and "TypeError" not in err and "nonexistent" in err
