@@ -99,7 +99,7 @@ def test_extracted_data_trains_and_attacks_like_any_dataset(tracks, tmp_path):
     assert metrics["classes"] == ["ntu_sample", "ta_chi", "clean_and_jerk"]
     assert 0 <= metrics["uar"] <= 1
     attack = tmp_path / "ela"
-    assert main(["attack", str(run), "--data", str(path), "--method", "ela", "--iters", "3",
+    assert main(["attack", str(run), "--data", str(path), "--method", "ela", "--iters", "30",
                  "--samples", "4", "--out", str(attack)]) == 0
     summary = json.loads((attack / "summary.json").read_text())
     assert summary["method"] == "ela" and summary["n"] == 4
