@@ -83,3 +83,49 @@ def test_smart_takes_iters_as_its_steps(tmp_path, capsys):
                  "--data", NO_DATA, "--out", str(tmp_path / "a")])
     err = capsys.readouterr().err
     assert code == 2 and "TypeError" not in err and "nonexistent" in err
+
+
+def test_random_bytes_as_npz_get_no_advice_to_unpickle(tmp_path, capsys):
+    bad = tmp_path / "random.npz"
+    bad.write_bytes(bytes(range(256)) * 8)
+    assert main(["data", "info", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "random.npz" in err and "not an .npz archive" in err
+    assert "allow_pickle" not in err
+
+
+def test_empty_folder_names_the_command_line_flag(tmp_path, capsys):
+    assert main(["data", "info", str(tmp_path)]) == 2
+    assert "pass --format" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory):
+    from ela.data.demo import demo_dataset
+    from ela.io import write_npz
+
+    path = tmp_path_factory.mktemp("demo") / "demo.npz"
+    write_npz(demo_dataset(n_per_class=3, frames=16, actions=("walk", "wave"), seed=1), path)
+    return path
+
+
+def test_unknown_split_lists_every_kind_of_split(demo_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--model", "hcn", "--data", str(demo_file), "--label", "action",
+                 "--split", "nosuch", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    for name in ("msr-cross-subject", "cross-view", "holdout", "kfold:K", "emotion5", ".json"):
+        assert name in err
+    assert not out.exists()
+
+
+def test_retraining_a_finished_run_names_the_options_that_differ(demo_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--model", "hcn", "--data", str(demo_file), "--label", "action",
+            "--frames", "16", "--cfg", "width=0.25", "window=16", "--out", str(out)]
+    assert main([*args, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "epochs: 1 → 2" in err and "weight_decay" not in err  # only what differs

@@ -136,7 +136,7 @@ def test_ntu_protocols_from_metadata():
     assert 0 < xview.val.size < xview.train.size
     with pytest.raises(DataFormatError, match="'camera'"):
         protocol_split(meta_set([{"performer": 1}]), "ntu-cross-view")
-    with pytest.raises(ElaError, match="unknown split protocol"):
+    with pytest.raises(ElaError, match="unknown split .cross-planet.; known: msr-cross"):
         protocol_split(data, "cross-planet")
 
 

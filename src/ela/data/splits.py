@@ -236,8 +236,10 @@ def protocol_split(skeleton_set: SkeletonSet, protocol: str, label: str | None =
                 else "msr-cross-subject")
     name = _PROTOCOL_ALIASES.get(name, name)
     if name not in PROTOCOLS:
-        raise ElaError(f"unknown split protocol {protocol!r}; known: "
-                       f"{', '.join(sorted(PROTOCOLS))}, cross-subject, cross-view")
+        raise ElaError(f"unknown split {protocol!r}; known: "
+                       f"{', '.join(sorted(PROTOCOLS))}, cross-subject, cross-view, "
+                       "holdout[:train,val,test], kfold:K, emotion5 (emotion:K), or a "
+                       "split .json file")
     key, is_train = PROTOCOLS[name]
     values = group_ids(skeleton_set, key)
     train_mask = np.array([is_train(_as_int(v, key, skeleton_set.source)) for v in values])

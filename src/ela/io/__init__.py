@@ -82,8 +82,8 @@ def detect_format(path: str | Path) -> str:
                              ("*.bvh", "bvh"), ("*.json", "kinetics")):
             if _has(p, pattern):
                 return fmt
-    raise DataFormatError(p, f"cannot tell the format; pass format= one of "
-                             f"{', '.join(FORMATS)}")
+    raise DataFormatError(p, f"cannot tell the format; pass --format (format= in Python), "
+                             f"one of {', '.join(FORMATS)}")
 
 
 def open_reader(path: str | Path, format: str, **opts: Any) -> ReadResult:

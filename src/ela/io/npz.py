@@ -143,6 +143,10 @@ def open_npz(path: str | Path) -> ReadResult:
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        if "pickle" in str(err):  # numpy's advice (allow_pickle=True) would be unsafe
+            raise DataFormatError(path, "not an .npz archive: the file is neither a zip "
+                                        "archive nor an .npy array (pickled data is never "
+                                        "loaded)") from None
         raise DataFormatError(path, f"cannot open as .npz: {err}") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise DataFormatError(path, "a single .npy array, not an .npz archive")

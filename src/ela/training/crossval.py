@@ -137,6 +137,20 @@ def cross_validate(
     return summarise_folds(folds, names)
 
 
+def options_diff(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
+    """The keys whose values differ, as "key: saved → now" (nested dicts as dotted keys),
+    comma-separated."""
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = options_diff(a, b, f"{prefix}{key}.")
+            out += [inner] if inner else []
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} → {b!r}")
+    return ", ".join(out)
+
+
 def train_one_split(
     model_factory: Callable[[], SkeletonModel],
     make_ds: DatasetFactory,
@@ -174,8 +188,8 @@ def train_one_split(
                            f"(seed or protocol changed); use another output folder")
         if done.get("options") != options:
             raise ElaError(f"{folder / 'metrics.json'} was computed with other model or "
-                           f"training options ({done.get('options')} here {options}); use "
-                           f"another output folder")
+                           f"training options: {options_diff(done.get('options') or {}, options)}"
+                           "; use another output folder")
         make_logger(progress, log)(f"{folder / 'metrics.json'} exists: not trained again")
         return done
     if len(split.test) == 0:
