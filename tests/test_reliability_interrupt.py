@@ -50,8 +50,10 @@ def trained(demo, tmp_path_factory) -> Path:
     return run
 
 
-def kill_when(args: list[str], ready: Path, timeout: float = 600.0) -> None:
-    """Start `ela args` in a subprocess and SIGKILL it as soon as `ready` exists."""
+def kill_when(args: list[str], ready: Path, timeout: float = 600.0,
+              sig: int = signal.SIGKILL) -> tuple[int, str]:
+    """Start `ela args` in a subprocess and send it `sig` (SIGKILL by default) as soon as
+    `ready` exists; (return code, stderr) of the process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ela.cli", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -64,13 +66,42 @@ def kill_when(args: list[str], ready: Path, timeout: float = 600.0) -> None:
             if time.monotonic() > deadline:
                 pytest.fail(f"{ready} did not appear within {timeout} s")
             time.sleep(0.005)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
+        os.kill(proc.pid, sig)
+        code = proc.wait(timeout=60)
+        if sig == signal.SIGKILL:
+            assert code == -signal.SIGKILL
+        return code, proc.stderr.read().decode()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+INTERRUPTED = "ela: interrupted; run the same command again to resume"
+
+
+def test_ctrl_c_on_train_is_one_line_and_the_rerun_says_where_it_resumes(demo, tmp_path,
+                                                                          capsys):
+    run = tmp_path / "ctrl_c"
+    args = [*TRAIN, "--data", str(demo), "--out", str(run)]
+    code, err = kill_when(args, run / "train_state" / LAST_FILE, sig=signal.SIGINT)
+    assert code == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == INTERRUPTED
+    assert main(args) == 0
+    assert "after epoch" in capsys.readouterr().err  # "resumed from ... after epoch N"
+
+
+def test_ctrl_c_on_attack_is_one_line_and_the_rerun_says_where_it_resumes(demo, trained,
+                                                                           tmp_path, capsys):
+    out = tmp_path / "ctrl_c"
+    args = ["attack", str(trained), "--data", str(demo), *ATTACK, "--out", str(out)]
+    code, err = kill_when(args, out / "batches" / "batch_00000.npz", sig=signal.SIGINT)
+    assert code == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == INTERRUPTED
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "of 4 batches done, resuming at batch" in err
 
 
 def _results(metrics: dict) -> dict:

@@ -509,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     except ElaError as err:
         print(f"ela: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # finished epochs and batches are on disk (atomic writes)
+        print("\nela: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -246,14 +246,25 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
                                     "batch_size": batch_size, "chosen": chosen.tolist()})
     parts: list[dict[str, np.ndarray]] = []
     n_batches = -(-len(chosen) // batch_size)
+    finished = {}  # batch number -> arrays of a sound result file of this run
+    for b in range(n_batches):
+        path = batches_dir / f"batch_{b:05d}.npz"
+        found = _load_batch(path) if path.exists() else None
+        if found is not None and np.array_equal(
+                found["indices"], chosen[b * batch_size:(b + 1) * batch_size]):
+            finished[b] = found
+    if finished and progress:
+        todo = [b + 1 for b in range(n_batches) if b not in finished]
+        print(f"attack {method}: {len(finished)} of {n_batches} batches done"
+              + (f", resuming at batch {todo[0]}" if todo else ""), file=sys.stderr, flush=True)
     on_tty = progress and sys.stderr.isatty()
     bar = tqdm(total=len(chosen), desc=f"attack {method}", unit="sample", file=sys.stderr,
                dynamic_ncols=True, leave=False, disable=not on_tty)
     for b, start in enumerate(range(0, len(chosen), batch_size)):
         idx = chosen[start:start + batch_size]
         path = batches_dir / f"batch_{b:05d}.npz"
-        done = _load_batch(path) if path.exists() else None
-        if done is not None and np.array_equal(done["indices"], idx):
+        done = finished.get(b)
+        if done is not None:
             parts.append(done)
         else:
             torch.manual_seed(seed + b)  # a resumed batch draws what it would have drawn
