@@ -392,3 +392,20 @@ def test_ela_docstring_states_the_defaults_the_code_has():
     for key, text in stated.items():
         value = opts[key]
         assert (text == value if isinstance(value, str) else float(text) == value), key
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attacks_report_progress_inside_a_call(setup, name):
+    """Steps of the budget, samples still active and fooled so far, while the call runs."""
+    model, x, y, lengths = setup
+    attack = ATTACKS[name].build(model, **FAST[name])
+    seen = []
+    attack.progress = seen.append
+    r = attack(x, y, lengths=lengths)
+    assert seen, "no progress report"
+    steps = [p.step for p in seen]
+    assert steps == sorted(steps) and all(p.step <= p.budget for p in seen)
+    assert all(0 <= p.active <= p.samples == len(x) for p in seen)
+    fooled = [p.fooled for p in seen]
+    assert fooled == sorted(fooled) and fooled[-1] <= len(x)
+    assert fooled[-1] >= int(r.success.sum()) - 1  # the last report may precede a last step

@@ -124,8 +124,21 @@ def test_retraining_a_finished_run_names_the_options_that_differ(demo_file, tmp_
     out = tmp_path / "run"
     args = ["train", "--model", "hcn", "--data", str(demo_file), "--label", "action",
             "--frames", "16", "--cfg", "width=0.25", "window=16", "--out", str(out)]
-    assert main([*args, "--epochs", "1"]) == 0
-    capsys.readouterr()
-    assert main([*args, "--epochs", "2"]) == 2
+    assert main([*args, "--epochs", "2"]) == 0
     err = capsys.readouterr().err
-    assert "epochs: 1 → 2" in err and "weight_decay" not in err  # only what differs
+    assert f"reading {demo_file}" in err and "read 24 samples (ntu25) in" in err
+    assert "epoch 1/2" in err and "ETA" in err  # the whole run's remaining time
+    assert main([*args, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "epochs: 2 → 1" in err and "weight_decay" not in err  # only what differs
+
+
+def test_batch_progress_line_names_steps_active_fooled_and_eta(capsys):
+    from ela.attacks.base import Progress
+    from ela.runs.progress import BatchProgress
+
+    report = BatchProgress("attack ela, batch 2/5", on_tty=False, every=0.0)
+    report(Progress(step=500, budget=2000, active=7, fooled=30, samples=32))
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("attack ela, batch 2/5: step 500/2000, 7 samples active, 30/32 "
+                           "fooled, ETA ≤ ")

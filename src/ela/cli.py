@@ -36,10 +36,18 @@ def _add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def _read(args: argparse.Namespace):
+    import time
+
     from ela.data import prepare
 
-    return prepare.read_dataset(args.data, fmt=args.format, layout=args.layout,
+    start = time.perf_counter()
+    print(f"reading {args.data} …", file=sys.stderr, flush=True)
+    data = prepare.read_dataset(args.data, fmt=args.format, layout=args.layout,
                                 only=args.only)
+    print(f"read {len(data)} samples ({data.layout.name}"
+          + (f", {len(data.skipped)} files skipped" if data.skipped else "")
+          + f") in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    return data
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
@@ -73,6 +81,8 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
     write_npz(data, args.out)
     print(f"wrote {args.out}: {len(data)} samples, layout {data.layout.name}"
           + (f", {len(data.skipped)} skipped" if data.skipped else ""))
+    for f, reason in data.skipped:
+        print(f"skipped {f}: {reason}")
     return 0
 
 
@@ -179,6 +189,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     data = _read(args)
     metrics = evaluate_run(args.run, data, label=args.label, out=args.out, part=args.part,
                            device=args.device)
+    print(f"{args.run} on {args.part or 'all'} samples of {args.data}: "
+          f"{metrics.get('num_samples', '?')} samples")
     _print_metrics(metrics)
     return 0
 

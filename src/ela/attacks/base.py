@@ -108,6 +108,18 @@ class AttackResult:
 
 
 @dataclass
+class Progress:
+    """Where an attack call stands: `step` of its `budget` of gradient steps, samples still
+    `active`, samples `fooled` so far, of the `samples` attacked in the call."""
+
+    step: int
+    budget: int
+    active: int
+    fooled: int
+    samples: int
+
+
+@dataclass
 class AttackContext:
     """Full-batch state shared by the base class and `_run` (all tensors on one device)."""
 
@@ -122,6 +134,7 @@ class AttackContext:
     iterations: torch.Tensor
     evaluations: torch.Tensor
     gradients: torch.Tensor
+    fooled: torch.Tensor  # (N,) bool: an iterate of the sample has met the goal
     notes: list[str] = field(default_factory=list)
     info: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -203,6 +216,9 @@ class Attack:
     """
 
     name = "attack"
+    #: called now and then during an attack with a `Progress` (e.g. to draw a bar); None:
+    #: no reports, and no host-device synchronisation for them
+    progress: Callable[[Progress], None] | None = None
 
     def __init__(self, model: nn.Module, layout: str | Layout | None = None,
                  bounds: tuple[Any, Any] | None = None):
@@ -264,11 +280,6 @@ class Attack:
         fn = getattr(self.model, "predict_class", None)
         return fn(logits) if fn is not None else logits.argmax(dim=1)
 
-    def succeeded(self, ctx: AttackContext, logits: torch.Tensor,
-                  idx: torch.Tensor) -> torch.Tensor:
-        """(n,) bool: the prediction on these logits fulfils the attack goal."""
-        return is_adversarial(self.predict(logits.detach()), ctx.labels[idx], ctx.sub_targets(idx))
-
     def margin(self, ctx: AttackContext, logits: torch.Tensor, idx: torch.Tensor,
                conf: float) -> torch.Tensor:
         return margin(logits, ctx.labels[idx], ctx.sub_targets(idx), conf)
@@ -278,6 +289,25 @@ class Attack:
         if ctx.lower is None:
             return x
         return torch.maximum(torch.minimum(x, ctx.upper[idx]), ctx.lower[idx])
+
+    def report(self, ctx: AttackContext, step: int, budget: int,
+               active: int | torch.Tensor) -> None:
+        """Tell `progress` (if set) where the attack stands after `step` of `budget` steps;
+        `active` is a count or a bool mask of the samples still attacked."""
+        if self.progress is not None:
+            if isinstance(active, torch.Tensor):
+                active = int(active.sum())
+            self.progress(Progress(step, budget, active, int(ctx.fooled.sum()),
+                                   int(ctx.x.shape[0])))
+
+    def succeeded(self, ctx: AttackContext, logits: torch.Tensor,
+                  idx: torch.Tensor) -> torch.Tensor:
+        """(n,) bool: the prediction on these logits fulfils the attack goal (also marks
+        the samples as fooled for the progress reports)."""
+        ok = is_adversarial(self.predict(logits.detach()), ctx.labels[idx],
+                            ctx.sub_targets(idx))
+        ctx.fooled[idx] |= ok
+        return ok
 
     def stop_nonfinite(self, ctx: AttackContext, values: torch.Tensor, idx: torch.Tensor,
                        what: str) -> torch.Tensor:
@@ -316,6 +346,7 @@ class Attack:
                 movable=valid_mask(x, lengths)[:, None, :, None, :].to(x.dtype),
                 lower=lower, upper=upper, adversarial=x.clone(), iterations=zeros.clone(),
                 evaluations=zeros + 1, gradients=zeros.clone(),
+                fooled=torch.zeros(n, dtype=torch.bool, device=x.device),
             )
             finite = torch.isfinite(x).flatten(1).all(1) & torch.isfinite(clean_logits).all(1)
             for i in (~finite).nonzero().squeeze(1).tolist():

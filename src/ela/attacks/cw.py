@@ -52,7 +52,7 @@ class CW(Attack):
         best = torch.full((n,), float("inf"), device=dev)
         alive = torch.ones(n, dtype=torch.bool, device=dev)
         check = max(self.steps // 10, 1)
-        for _ in range(self.search_steps):
+        for search in range(self.search_steps):
             local = alive.nonzero().squeeze(1)
             if not local.numel():
                 break
@@ -86,6 +86,9 @@ class CW(Attack):
                     s["prev"] = loss.detach()
                 grad = torch.autograd.grad(torch.where(finite, loss, 0.0).sum(), delta)[0]
                 s.keep(keep)
+                if step % check == 0:
+                    self.report(ctx, search * self.steps + step,
+                                self.search_steps * self.steps, len(s))
                 if not len(s):
                     break
                 ctx.gradients[s.idx] += 1

@@ -188,6 +188,8 @@ class ELA(Attack):
                 break
             keep = finite & ~self._finished(s) if boundary else finite
             kept = int(keep.sum())  # the one host-device sync of a step
+            if boundary:
+                self.report(ctx, it, total, kept)
             if kept < len(s):
                 self._retire(ctx, s, it, finite)
                 if kept == 0:

@@ -62,6 +62,7 @@ class PGD(Attack):
             keep = finite.clone()
             if self.early_stop:
                 keep &= ~self.succeeded(ctx, logits, s.idx)
+            self.report(ctx, it, self.steps, keep)
             if it == self.steps or not bool(keep.any()):
                 break
             grad = torch.autograd.grad(torch.where(keep, loss, 0.0).sum(), x_adv)[0][keep]

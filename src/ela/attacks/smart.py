@@ -73,6 +73,8 @@ class SMART(Attack):
             ok = self.succeeded(ctx, logits, s.idx) & finite
             ctx.adversarial[s.idx[finite]] = x_adv.detach()[finite]
             keep = finite & ~ok
+            if it % 10 == 0:
+                self.report(ctx, it, self.steps, keep)
             if it == self.steps or not bool(keep.any()):
                 break
             g_cls = torch.autograd.grad(torch.where(keep, cls, 0.0).sum(), x_adv)[0][keep]

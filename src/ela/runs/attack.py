@@ -51,6 +51,7 @@ from ela.data.dataset import collate
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
 from ela.io.base import SkeletonSet
+from ela.runs.progress import BatchProgress
 from ela.training.checkpoint import load, load_config
 from ela.training.run import resolve_device, run_stream
 
@@ -268,10 +269,13 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
             parts.append(done)
         else:
             torch.manual_seed(seed + b)  # a resumed batch draws what it would have drawn
+            steps = BatchProgress(f"attack {method}, batch {b + 1}/{n_batches}", on_tty)
+            attack.progress = steps if progress else None
             with memory_guard(len(idx)):
                 x, y, lengths = fetch(idx)
                 result = attack(x, y, target=tgt, lengths=lengths)
                 done = _batch_arrays(result, idx, lengths, emotion_model)
+            steps.close()
             done["notes"] = np.array(_dataset_notes(result.notes, idx), dtype=str)
             _save_npz(path, done)
             parts.append(done)

@@ -11,6 +11,7 @@ gradient steps per sample (`steps`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,16 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
     `ela.runs.shards.sharded_runner`)."""
     out = Path(out)
     gammas = gammas or [0.1, 1.0, 10.0]
+    total = len(runs) * (len(gammas) + 5)  # γ sweep, targeted, ELA, no emotion, C&W, SMART
+    seen: set[Path] = set()
 
     def cell(name: str, run: str, **kw: Any) -> dict[str, Any]:
         folder = out / Path(run).name / name
+        if folder not in seen:
+            seen.add(folder)
+            print(f"experiment: cell {len(seen)}/{total} {Path(run).name}/{name}"
+                  + (" (done)" if (folder / "summary.json").is_file() else ""),
+                  file=sys.stderr, flush=True)
         if (folder / "summary.json").is_file():
             return load_summary(folder)
         return (attack_runner or run_attack)(run, data, out=folder, label=label,

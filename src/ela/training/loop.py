@@ -258,7 +258,8 @@ def train(
         if ckpt is not None:
             run.seconds = time.perf_counter() - start
             _save(ckpt, model, optimizer, scheduler, cfg, run)
-        say(_epoch_line(row, cfg.epochs, improved))
+        mean_epoch = sum(r["seconds"] for r in run.history) / len(run.history)
+        say(_epoch_line(row, cfg.epochs, improved, mean_epoch * (cfg.epochs - run.epoch)))
         if run.stopped:
             say(f"early stop: no better validation {cfg.monitor} for {cfg.patience} epochs; "
                 f"best epoch {run.best_epoch}")
@@ -448,14 +449,25 @@ def make_logger(progress: bool, log: Callable[[str], None] | None) -> Callable[[
     return lambda line: tqdm.write(line, file=sys.stderr)
 
 
-def _epoch_line(row: dict[str, Any], epochs: int, improved: bool) -> str:
+def _epoch_line(row: dict[str, Any], epochs: int, improved: bool, eta: float) -> str:
     parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['loss']:.4f}",
              f"acc {row['accuracy']:.3f}"]
     if "val_accuracy" in row:
         parts += [f"val_loss {row['val_loss']:.4f}", f"val_acc {row['val_accuracy']:.3f}",
                   f"val_uar {row['val_uar']:.3f}"]
     parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
+    if row["epoch"] < epochs:  # the whole run's remaining time at the mean epoch so far
+        parts.append(f"ETA {format_seconds(eta)}")
     return "  ".join(parts) + ("  *" if improved else "")
+
+
+def format_seconds(seconds: float) -> str:
+    """12 s, 3m05s or 1h02m."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    return f"{minutes}m{sec:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _save(ckpt: Path, model, optimizer, scheduler, cfg: TrainConfig, run: _RunState) -> None:
