@@ -101,10 +101,10 @@ def test_dataloader_collate_and_to_tensor_batch():
     assert x.shape == (8, 3, 16, 25, 1) and y.dtype == torch.int64
     assert torch.all(lengths == 16)
     np.testing.assert_array_equal(y.numpy(), data.labels("action")[0:16:2])
-    xb, lb, yb = to_tensor_batch(data, 16, label="emotion")
+    xb, yb, lb = to_tensor_batch(data, 16, label="emotion")
     assert xb.shape == (40, 3, 16, 25, 1) and lb.shape == (40,)
     np.testing.assert_array_equal(yb.numpy(), data.labels("emotion"))
-    _, _, none = to_tensor_batch(data, 16)
+    _, none, _ = to_tensor_batch(data, 16)
     assert torch.all(none == -1)
 
 
@@ -149,5 +149,5 @@ def test_windows_of_a_real_bandai_clip(shared_data):
     win = window_set(data, 64, 32)
     assert frames > 64 and len(win) == (frames - 64) // 32 + 1 + ((frames - 64) % 32 > 0)
     assert len(set(group_ids(win))) == 1
-    x, lengths, _ = to_tensor_batch(win, 64, label="style", sampling="pad")
+    x, _, lengths = to_tensor_batch(win, 64, label="style", sampling="pad")
     assert x.shape[1:] == (3, 64, 21, 1) and torch.all(lengths == 64)

@@ -73,7 +73,7 @@ def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkey
         idx = torch.as_tensor(chosen[start:start + BATCH])
         torch.manual_seed(start // BATCH)
         result = attack(x[idx], y[idx], lengths=lengths[idx])
-        parts.append(attack_module._batch_arrays(result, idx.numpy(), lengths[idx], None))
+        parts.append(attack_module.batch_arrays(result, idx.numpy(), lengths[idx], None))
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "seconds"}
     np.testing.assert_array_equal(merged["adversarial"], streamed_adv)
     want = summarize_arrays(merged, 0.0)

@@ -145,3 +145,23 @@ def test_experiment_writes_markdown_tables(action_run, demo_file, tmp_path):
     for title in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "n fooled by all"):
         assert title in text
     assert "C&W" in text and "SMART" in text and "hcn, γ = 1" in text
+
+
+def test_attack_inputs_are_what_ela_attack_attacks(action_run, demo_file, tmp_path):
+    """One call gives the API user the CLI's inputs: the run's preprocessing, its test
+    part, only correctly classified samples, the same seeded choice."""
+    import torch
+
+    from ela.runs.attack import attack_inputs, run_attack
+    from ela.training.checkpoint import load
+
+    data = read(demo_file)
+    run_attack(action_run, data, "pgd", tmp_path / "pgd", samples=3, seed=0, progress=False)
+    x, y, lengths, indices = attack_inputs(action_run, data, samples=3, seed=0)
+    with np.load(tmp_path / "pgd" / "adversarial.npz") as f:
+        np.testing.assert_array_equal(indices, f["indices"])
+        np.testing.assert_allclose(x.numpy(), f["clean"], atol=1e-6)
+    model = load(action_run)
+    with torch.no_grad():
+        assert torch.equal(model(x).argmax(1), y)
+    assert x.shape[0] == y.shape[0] == lengths.shape[0] == 3

@@ -136,15 +136,14 @@ def to_tensor_batch(skeleton_set: SkeletonSet, frames: int, label: str | None = 
     """The whole set (or `indices`) as one batch, without augmentation.
 
     Returns:
-        x (N, C, frames, V, M) float32, lengths (N,) int64, labels (N,) int64 (−1 when
-        `label` is None).
+        x (N, C, frames, V, M) float32, labels (N,) int64 (−1 when `label` is None),
+        lengths (N,) int64 — the order of `collate` and `ela.training.run.run_inputs`.
     """
     ds = SkeletonDataset(skeleton_set, label, frames, transform=transform, indices=indices,
                          sampling=sampling, cache=False)
     if len(ds) == 0:
         raise ElaError("to_tensor_batch: no samples")
-    x, y, lengths = collate([ds[k] for k in range(len(ds))])
-    return x, lengths, y
+    return collate([ds[k] for k in range(len(ds))])
 
 
 def clip_id(sample: Sample, index: int) -> str:

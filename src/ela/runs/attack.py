@@ -32,6 +32,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,10 @@ def _resolve_target(target: str | None, classes: list[str]) -> int | str | None:
     return value
 
 
-def _batch_arrays(result: AttackResult, indices: np.ndarray, lengths: torch.Tensor,
-                  emotion_model: torch.nn.Module | None) -> dict[str, np.ndarray]:
+def batch_arrays(result: AttackResult, indices: np.ndarray, lengths: torch.Tensor,
+                 emotion_model: torch.nn.Module | None) -> dict[str, np.ndarray]:
+    """The per-sample arrays of one attacked batch (dataset `indices`), as result files
+    keep them: sequences, labels, predictions, counts, metrics and emotion predictions."""
     out = {
         "original": result.original, "adversarial": result.adversarial, "lengths": lengths,
         "labels": result.labels, "clean_pred": result.clean_predictions,
@@ -164,7 +167,7 @@ def memory_guard(batch: int) -> Iterator[None]:
                        "again with a smaller --batch-size") from err
 
 
-def _dataset_notes(notes: list[str], idx: np.ndarray) -> list[str]:
+def dataset_notes(notes: list[str], idx: np.ndarray) -> list[str]:
     """Attack notes with batch positions ("sample 3", "[0, 2]") as dataset indices."""
     def one(m: re.Match) -> str:
         return f"sample {int(idx[int(m[1])])}"
@@ -176,13 +179,15 @@ def _dataset_notes(notes: list[str], idx: np.ndarray) -> list[str]:
             for n in notes]
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` as a compressed .npz, atomically."""
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _load_batch(path: Path) -> dict[str, np.ndarray] | None:
+def load_result_file(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a batch or shard result file; None when it is damaged or not one."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -203,6 +208,55 @@ def reset_if_changed(folder: Path, fingerprint: dict[str, Any],
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+@dataclass
+class Selection:
+    """The samples an attack run attacks: run `model` (on `device`), the run's prepared
+    `dataset`, the `candidates` of its split part, the class names, the resolved `target`
+    (None, a class index or "least-likely") and the `chosen` dataset indices."""
+
+    model: torch.nn.Module
+    dataset: Any
+    candidates: np.ndarray
+    classes: list[str]
+    target: int | str | None
+    chosen: np.ndarray
+    device: torch.device
+
+    def fetch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (n, C, T, V, M), y (n,), lengths (n,) of dataset indices `idx`, on the device."""
+        x, y, lengths = collate([self.dataset[int(i)] for i in idx])
+        return x.to(self.device), y.to(self.device), lengths.to(self.device)
+
+
+def select_attack_samples(run: str | Path, data: SkeletonSet, samples: int | None = None,
+                          seed: int = 0, label: str | None = None, split: str = "test",
+                          target: str | None = None, device: str = "auto",
+                          batch_size: int = 64) -> Selection:
+    """The samples of the run's `split` part that its model classifies correctly (at most
+    `samples`, chosen with `seed`; with a class `target`, none of that class), prepared
+    exactly as the run was trained. Raises ElaError when there is none."""
+    dev = resolve_device(device)
+    ds, candidates, classes = run_stream(run, load_config(run), data, label, split)
+    sel = Selection(load(run, device=dev), ds, candidates, classes,
+                    _resolve_target(target, classes), np.zeros(0, dtype=np.int64), dev)
+    sel.chosen = select_samples(sel.model, sel.fetch, candidates, samples, seed, batch_size,
+                                sel.target)
+    if len(sel.chosen) == 0:
+        raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
+                       "samples correctly; nothing to attack")
+    return sel
+
+
+def attack_inputs(run: str | Path, data: SkeletonSet, samples: int | None = None,
+                  seed: int = 0, label: str | None = None, split: str = "test",
+                  target: str | None = None, device: str = "cpu"
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """What `ela attack` attacks, as one batch (`select_attack_samples`): x (n, C, T, V, M),
+    y (n,), lengths (n,) on `device`, and the dataset indices (n,)."""
+    sel = select_attack_samples(run, data, samples, seed, label, split, target, device)
+    return (*sel.fetch(sel.chosen), sel.chosen)
+
+
 def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
                label: str | None = None, emotion: str | Path | None = None,
                target: str | None = None, gamma: float | None = None, iters: int | None = None,
@@ -219,21 +273,12 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
     """
     opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
     out = Path(out)
-    dev = resolve_device(device)
     config = load_config(run)
-    model = load(run, device=dev)
-    ds, candidates, classes = run_stream(run, config, data, label, split)
-    emotion_model = load(emotion, device=dev) if emotion is not None else None
-
-    def fetch(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, lengths = collate([ds[int(i)] for i in idx])
-        return x.to(dev), y.to(dev), lengths.to(dev)
-
-    tgt = _resolve_target(target, classes)
-    chosen = select_samples(model, fetch, candidates, samples, seed, batch_size, tgt)
-    if len(chosen) == 0:
-        raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
-                       "samples correctly; nothing to attack")
+    sel = select_attack_samples(run, data, samples, seed, label, split, target, device,
+                                batch_size)
+    model, fetch, chosen, tgt = sel.model, sel.fetch, sel.chosen, sel.target
+    candidates, classes = sel.candidates, sel.classes
+    emotion_model = load(emotion, device=sel.device) if emotion is not None else None
     attack = ATTACKS[method].build(model, data.layout,
                                    emotion_model=emotion_model if emotion_loss else None,
                                    **opts)
@@ -250,7 +295,7 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
     finished = {}  # batch number -> arrays of a sound result file of this run
     for b in range(n_batches):
         path = batches_dir / f"batch_{b:05d}.npz"
-        found = _load_batch(path) if path.exists() else None
+        found = load_result_file(path) if path.exists() else None
         if found is not None and np.array_equal(
                 found["indices"], chosen[b * batch_size:(b + 1) * batch_size]):
             finished[b] = found
@@ -274,10 +319,10 @@ def run_attack(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
             with memory_guard(len(idx)):
                 x, y, lengths = fetch(idx)
                 result = attack(x, y, target=tgt, lengths=lengths)
-                done = _batch_arrays(result, idx, lengths, emotion_model)
+                done = batch_arrays(result, idx, lengths, emotion_model)
             steps.close()
-            done["notes"] = np.array(_dataset_notes(result.notes, idx), dtype=str)
-            _save_npz(path, done)
+            done["notes"] = np.array(dataset_notes(result.notes, idx), dtype=str)
+            save_npz(path, done)
             parts.append(done)
             del x, y, lengths, result
         bar.update(len(idx))
@@ -330,7 +375,7 @@ def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
     })
     atomic_write_json(out / "summary.json", summary)
     _write_table(out / "samples.csv", merged, data, classes)
-    _save_npz(out / "adversarial.npz", {
+    save_npz(out / "adversarial.npz", {
         "clean": merged["original"], "adversarial": merged["adversarial"],
         "lengths": merged["lengths"], "labels": merged["labels"],
         "clean_pred": merged["clean_pred"], "adv_pred": merged["adv_pred"],

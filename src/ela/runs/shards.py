@@ -27,25 +27,23 @@ import numpy as np
 import torch
 
 from ela.attacks import ATTACKS
-from ela.data.dataset import collate
 from ela.errors import ElaError
 from ela.io.base import SkeletonSet
 from ela.runs.attack import (
-    _batch_arrays,
-    _dataset_notes,
-    _load_batch,
-    _resolve_target,
-    _save_npz,
     attack_options,
+    batch_arrays,
+    dataset_notes,
+    load_result_file,
     memory_guard,
     merge_parts,
     reset_if_changed,
-    select_samples,
+    save_npz,
+    select_attack_samples,
     summary_fields,
     write_outputs,
 )
 from ela.training.checkpoint import CONFIG_FILE, MODEL_FILE, checkpoint_dir, load, load_config
-from ela.training.run import resolve_device, run_stream
+from ela.training.run import resolve_device
 
 SHARDS_DIR = "shards"
 
@@ -119,8 +117,8 @@ class ShardAttacker:
             with memory_guard(len(idx)):
                 xt, yt, lt = (torch.as_tensor(a, device=self.device) for a in (x, y, lengths))
                 result = self.attack(xt, yt, target=self.target, lengths=lt)
-                arrays = _batch_arrays(result, idx, lt, self.emotion)
-            arrays["notes"] = np.array(_dataset_notes(result.notes, idx), dtype=str)
+                arrays = batch_arrays(result, idx, lt, self.emotion)
+            arrays["notes"] = np.array(dataset_notes(result.notes, idx), dtype=str)
             parts.append(arrays)
         return merge_parts(parts)
 
@@ -177,20 +175,11 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
     opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
     out = Path(out)
     say = log or (lambda _: None)
-    here = resolve_device(device if backend == "local" else "auto")
     config = load_config(run)
-    ds, candidates, classes = run_stream(run, config, data, label, split)
-
-    def fetch(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, lengths = collate([ds[int(i)] for i in idx])
-        return x.to(here), y.to(here), lengths.to(here)
-
-    tgt = _resolve_target(target, classes)
-    chosen = select_samples(load(run, device=here), fetch, candidates, samples, seed,
-                            batch_size, tgt)
-    if len(chosen) == 0:
-        raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
-                       "samples correctly; nothing to attack")
+    sel = select_attack_samples(run, data, samples, seed, label, split, target,
+                                device if backend == "local" else "auto", batch_size)
+    fetch, chosen, tgt = sel.fetch, sel.chosen, sel.target
+    candidates, classes = sel.candidates, sel.classes
     shards = plan_shards(chosen, batch_size, shard_size)
     folder = out / SHARDS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -202,7 +191,7 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
                      pattern="shard_*.npz")
     done: dict[int, dict[str, np.ndarray]] = {}
     for k, batches in enumerate(shards):
-        found = _load_batch(shard_path(out, k)) if shard_path(out, k).exists() else None
+        found = load_result_file(shard_path(out, k)) if shard_path(out, k).exists() else None
         if found is not None and np.array_equal(found["indices"],
                                                 np.concatenate([i for _, i in batches])):
             done[k] = found
@@ -219,7 +208,7 @@ def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path
             yield task
 
     def finished(task: ShardTask, arrays: dict[str, np.ndarray]) -> None:
-        _save_npz(shard_path(out, task.shard), arrays)
+        save_npz(shard_path(out, task.shard), arrays)
         done[task.shard] = arrays
         say(f"shard {task.shard + 1}/{len(shards)} done ({len(done)}/{len(shards)}, "
             f"success {float(arrays['success'].mean()):.0%})")
