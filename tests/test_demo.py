@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+
+import pytest
 
 from ela.cli import main
 
@@ -19,4 +22,14 @@ def test_quick_demo_trains_attacks_and_compares_at_equal_success(tmp_path, capsy
         summary = json.loads((out / f"attack_{method}" / "summary.json").read_text())
         assert f"{100 * summary['success_rate']:.2f} %" in table
     assert (out / "report.html").is_file()
-    assert "both fooled" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "both fooled" in text
+    # the strip shows a typical success: the median of ELA's successes by ΔB/B
+    strip = re.search(r"strip: sample (\S+), .*ΔB/B, ([\d.]+) %, is the median", text)
+    assert strip is not None
+    with (out / "attack_ela" / "samples.csv").open() as fh:
+        won = sorted(float(r["bone_length_change"]) for r in csv.DictReader(fh)
+                     if r["success"] == "True")
+    assert float(strip.group(2)) == pytest.approx(100 * won[(len(won) - 1) // 2], abs=0.006)
+    assert any(p.name.startswith("attack_ela_sample") for p in (out / "attack_ela" /
+                                                                "figures").iterdir())

@@ -7,11 +7,13 @@
    through at every attack step);
 4. attack the HCN with ELA (emotion loss through E) and with C&W-L2 on test samples;
 5. print and write the ELA-vs-C&W table;
-6. write the pictures (strips, GIFs, confusion matrices) and the HTML report, print paths.
+6. write the pictures (strips, GIFs, confusion matrices) and the HTML report, print paths;
+   the strip shows a typical ELA success (the one whose ΔB/B is closest to the median).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -75,7 +77,23 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
                               columns=COMMON_COLUMNS))
     atomic_write_bytes(out / "attack_table.md", (table + "\n").encode("utf-8"))
     print(f"\n{table}\nwritten to {out / 'attack_table.md'}")
+    row, name, change, count = typical_success(out / "attack_ela")
     pictures = write_report([action_run, emotion_run, out / "attack_ela", out / "attack_cw"],
-                            out / "report.html")
+                            out / "report.html", row=row)
+    print(f"strip: sample {name}, a typical ELA success — its ΔB/B, {100 * change:.2f} %, is "
+          f"the median of ELA's {count} successes; top row the clean motion, below it the "
+          "adversarial ones (ELA, and C&W where it succeeded)")
     print("pictures and report:\n" + "\n".join(f"  {p}" for p in pictures))
     return summaries
+
+
+def typical_success(attack_dir: Path) -> tuple[int, str, float, int]:
+    """(row of adversarial.npz, sample name, its ΔB/B, number of successes): the median
+    success of an attack folder by ΔB/B (the lower middle one for an even count)."""
+    with (attack_dir / "samples.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    won = [(r, row) for r, row in enumerate(rows) if row["success"] == "True"] or \
+        list(enumerate(rows))
+    won.sort(key=lambda item: float(item[1]["bone_length_change"]))
+    r, row = won[(len(won) - 1) // 2]
+    return r, row["name"], float(row["bone_length_change"]), len(won)
