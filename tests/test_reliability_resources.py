@@ -10,11 +10,12 @@ import torch
 import ela.runs.attack as attack_module
 import ela.training.run as run_module
 from ela.attacks import CW
+from ela.attacks.metrics import summarize_arrays
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
 from ela.io import read, write_npz
-from ela.runs.attack import memory_guard, run_attack, summarize_arrays
+from ela.runs.attack import memory_guard, run_attack
 from ela.training.checkpoint import load, load_config
 from ela.training.run import run_inputs, run_training
 

@@ -41,13 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ela.attacks import ATTACKS, AttackResult
-from ela.attacks.metrics import (
-    METRIC_FLOORS,
-    METRICS,
-    emotion_predictions,
-    still_joint_speeds,
-    still_motion_p99_mm,
-)
+from ela.attacks.metrics import METRICS, emotion_predictions, summarize_arrays
 from ela.data.dataset import collate
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
@@ -386,36 +380,6 @@ def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
            if "clean_emotion" in merged and emotion is not None else {}),
     })
     return summary
-
-
-def summarize_arrays(m: dict[str, np.ndarray], seconds: float) -> dict[str, Any]:
-    """Dataset-level numbers from merged per-sample arrays (the same rules as `summarize`)."""
-    ok = m["success"].astype(bool)
-
-    def mean(values: np.ndarray) -> float | None:
-        values = values.astype(np.float64)
-        return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))
-
-    out: dict[str, Any] = {"success_rate": float(ok.mean()), "num_successful": int(ok.sum())}
-    for name in METRICS:
-        out[name] = mean(m[f"metric_{name}"][ok])
-        out[f"{name}_all"] = mean(m[f"metric_{name}"])
-    if "clean_emotion" in m:
-        same = (m["clean_emotion"] == m["adv_emotion"]).astype(np.float64)
-        out["emotion_consistency"] = mean(same[ok])
-        out["emotion_consistency_all"] = mean(same)
-    else:
-        out["emotion_consistency"] = out["emotion_consistency_all"] = None
-    out["still_joint_speed_p99_mm"] = still_motion_p99_mm(still_joint_speeds(
-        m["original"][ok], m["adversarial"][ok], m["lengths"][ok]))
-    out["model_evaluations_per_sample"] = mean(m["evaluations"])
-    evals = m["evaluations"].astype(np.float64)
-    out["model_evaluations_median"] = float(np.median(evals)) if evals.size else None
-    out["model_evaluations_p90"] = float(np.percentile(evals, 90)) if evals.size else None
-    out["model_gradients_per_sample"] = mean(m["gradients"])
-    out["seconds"] = seconds
-    out["metric_floors"] = dict(METRIC_FLOORS)
-    return out
 
 
 def _write_table(path: Path, m: dict[str, np.ndarray], data: SkeletonSet,
