@@ -70,3 +70,28 @@ def test_not_a_pyskl_pickle(tmp_path):
     with pytest.raises(DataFormatError) as err:
         read(p, "pyskl")
     assert err.value.path == str(p)
+
+
+def test_annotations_whose_keypoints_live_elsewhere_say_so(tmp_path, capsys):
+    """mmaction2's tests/data/annotations/sample.pkl shape: Kinetics entries with frame_dir,
+    label, img_shape, total_frames — and no 'keypoint'. The error says what the file is and
+    what is missing, through `ela data info` too, never a traceback."""
+    from ela.cli import main
+
+    anns = [{"frame_dir": f"video_{k}", "label": k % 400, "img_shape": (256, 340),
+             "original_shape": (256, 340), "total_frames": 100 + k} for k in range(100)]
+    p = _write(tmp_path, anns)
+    with pytest.raises(DataFormatError, match="no 'keypoint': their keypoints are stored "
+                                              "elsewhere"):
+        read(p, "pyskl")
+    assert main(["data", "info", str(p), "--format", "pyskl"]) == 2
+    err = capsys.readouterr().err
+    assert "100 entries have no 'keypoint'" in err and "Traceback" not in err
+
+
+def test_data_info_maps_to_a_layout_like_the_other_commands(tmp_path, capsys):
+    from ela.cli import main
+
+    p = _write(tmp_path, [_ann("a", 0, v=25, c=3), _ann("b", 1, v=25, c=3)])
+    assert main(["data", "info", str(p), "--format", "pyskl", "--layout", "gait16"]) == 0
+    assert "layout gait16 (16 joints" in capsys.readouterr().out

@@ -51,9 +51,9 @@ def _read(args: argparse.Namespace):
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
-    from ela.io import read
+    from ela.data import prepare
 
-    summary = read(args.path, format=args.format).summary()
+    summary = prepare.read_dataset(args.path, fmt=args.format, layout=args.layout).summary()
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -355,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = dsub.add_parser("info", help="samples, layout, frames, labels, skipped files")
     info.add_argument("path", help="dataset file or folder")
     info.add_argument("--format", default=None, help=FORMAT_HELP)
+    info.add_argument("--layout", default=None,
+                      help="map the data to this layout after reading (e.g. gait16), as "
+                           "the other commands do")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_data_info)
     conv = dsub.add_parser("convert", help="write any readable dataset as ela .npz")

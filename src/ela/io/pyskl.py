@@ -112,6 +112,12 @@ def open_pyskl(path: str | Path, layout: str | Layout | None = None, split: str 
         raise DataFormatError(path, "'split' must map split names to lists of names") from None
     if split is not None and split not in splits:
         raise DataFormatError(path, f"no split {split!r}; splits here: {sorted(splits)}")
+    if not any(isinstance(a, dict) and "keypoint" in a for a in anns):
+        raise DataFormatError(path, f"a pyskl/mmaction2 annotation list whose {len(anns)} "
+                                    "entries have no 'keypoint': their keypoints are stored "
+                                    "elsewhere (mmaction2 keeps them in per-video files); ela "
+                                    "reads annotation files that hold the 'keypoint' arrays "
+                                    "(M, T, V, C), such as pyskl's ntu60_3danno.pkl")
     if layout is None:
         first = anns[0].get("keypoint") if isinstance(anns[0], dict) else None
         try:
@@ -119,7 +125,8 @@ def open_pyskl(path: str | Path, layout: str | Layout | None = None, split: str 
         except ValueError:  # a ragged nested list
             v = None
         if v not in LAYOUT_BY_JOINTS:
-            raise DataFormatError(path, f"cannot tell the layout from {v} joints; pass layout=")
+            raise DataFormatError(path, f"cannot tell the layout from {v} joints; pass "
+                                        "layout= (one of the readers' layouts)")
         layout = LAYOUT_BY_JOINTS[v]
     lay = get_layout(layout)
     if label_names is None:
