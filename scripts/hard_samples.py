@@ -3,11 +3,11 @@
 Takes the `--k` samples with the largest ΔB/B in ``ATTACK_DIR/samples.csv`` (an ``ela
 attack`` or ``ela experiment`` cell) and attacks them again, once per setting given as
 ``key=value[,key=value]`` ELA options, with the same E. Prints SR, ΔB/B per sample and the
-means over the successful ones, and the model evaluations. Used for the README's note on the
-hard Bandai-2 samples:
+means over the successful ones, and the model evaluations. For example, on the grid of
+`scripts/real_data.sh runs grid-bandai2`:
 
-    .venv/bin/python scripts/hard_samples.py runs/bandai2_hcn attacks/bandai2/bandai2_hcn/ela_g1 \
-        --data ../shared/data/bandai2 --format bandai --emotion runs/emotion_cnn \
+    .venv/bin/python scripts/hard_samples.py runs/bandai2_hcn runs/grid_bandai2/bandai2_hcn/ela \
+        --data ../shared/data/bandai2 --format bandai --emotion runs/emotion_2s-sstgcn \
         lr=3e-3 steps=6000 lr=1e-2
 """
 
