@@ -27,9 +27,11 @@ import torch
 
 from ela.data.prepare import read_dataset
 from ela.files import atomic_write_bytes
-from ela.runs.attack import load_summary, run_attack
+from ela.runs.attack import run_attack
 from ela.runs.compare import common_success
 from ela.runs.experiment import COLUMNS, COMMON_COLUMNS, markdown_table
+from ela.runs.job import AttackJob
+from ela.runs.results import load_summary
 from ela.training.checkpoint import load_config
 
 BASE = ("ela", "ela_noemo", "cw", "smart")
@@ -40,7 +42,7 @@ RATIO_KEYS = (("ΔB/B", "bone_length_change"), ("ΔA/A", "bone_angle_change"),
 
 
 def cells(weights: list[float]) -> dict[str, dict[str, Any]]:
-    """Cell name → `run_attack` keywords."""
+    """Cell name → `AttackJob.from_flags` keywords."""
     out: dict[str, dict[str, Any]] = {
         "ela": {"method": "ela"},
         "ela_noemo": {"method": "ela", "emotion_loss": False},
@@ -48,7 +50,7 @@ def cells(weights: list[float]) -> dict[str, dict[str, Any]]:
         "smart": {"method": "smart"},
     }
     for w in weights:
-        out[f"ela_w{w:g}"] = {"method": "ela", "attack_cfg": {"emotion_weight": w}}
+        out[f"ela_w{w:g}"] = {"method": "ela", "cfg": {"emotion_weight": w}}
     return out
 
 
@@ -120,9 +122,11 @@ def main() -> None:
             folder = out / name / cell
             if not (folder / "summary.json").is_file():
                 print(f"== {name} / {cell}", flush=True)
-                run_attack(run, data, out=folder, emotion=args.emotion, samples=args.samples,
-                           seed=args.seed, device=args.device, batch_size=args.batch_size,
-                           iters=args.steps, progress=False, **kw)
+                job = AttackJob.from_flags(run, out=folder, emotion=args.emotion,
+                                           samples=args.samples, seed=args.seed,
+                                           device=args.device, batch_size=args.batch_size,
+                                           iters=args.steps, **kw)
+                run_attack(job, data, progress=False)
             folders[cell] = folder
             summary_rows.append((f"{name}, {cell}", load_summary(folder)))
         _, common = common_success([folders[c] for c in BASE])

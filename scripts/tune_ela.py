@@ -22,7 +22,7 @@ import torch
 
 from ela.attacks import ATTACKS, summarize
 from ela.data.prepare import read_dataset
-from ela.runs.attack import select_samples
+from ela.runs.select import select_samples
 from ela.training.checkpoint import load, load_config
 from ela.training.run import run_inputs
 

@@ -1,4 +1,4 @@
-"""ELA, C&W, SMART and PGD on a tiny model trained here on separable synthetic motions."""
+"""ELA, C&W, SMART, PGD and MI-FGSM on a tiny model trained here on separable synthetic motions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from ela.attacks import ATTACKS, ELA, PGD, SMART, AttackError, summarize
+from ela.attacks import ATTACKS, ELA, MIFGSM, PGD, SMART, AttackError, summarize
 from ela.errors import ElaError
 from ela.models.registry import SkeletonModel, create_model, list_models
 from ela.skeleton import get_layout
@@ -108,6 +108,7 @@ FAST = {
     "cw": dict(search_steps=5, steps=300),
     "smart": dict(steps=300),
     "pgd": dict(eps=0.03, steps=20),
+    "mifgsm": dict(eps=0.03, steps=20),
 }
 
 
@@ -131,7 +132,7 @@ def untargeted(setup):
     return {name: ATTACKS[name](model, **FAST[name])(x, y, lengths=lengths) for name in FAST}
 
 
-@pytest.mark.parametrize("name", ["ela", "cw", "smart", "pgd"])
+@pytest.mark.parametrize("name", ["ela", "cw", "smart", "pgd", "mifgsm"])
 def test_untargeted_attacks_change_the_prediction(setup, untargeted, name):
     model, x, y, lengths = setup
     r = untargeted[name]
@@ -174,7 +175,7 @@ def test_target_modes_resolve(setup):
     assert (already.evaluations == 1).all() and "already adversarial" in already.notes[0]
 
 
-@pytest.mark.parametrize("cls", [PGD, SMART])
+@pytest.mark.parametrize("cls", [PGD, MIFGSM, SMART])
 def test_targeted_baselines(setup, cls):
     model, x, y, lengths = setup
     cfg = FAST[cls.name]
@@ -182,6 +183,25 @@ def test_targeted_baselines(setup, cls):
     _check_result(model, r, x, lengths)
     assert r.success.float().mean() >= 0.5
     assert torch.equal(r.adversarial_predictions[r.success], r.targets[r.success])
+
+
+def test_mifgsm_is_the_pgd_loop_with_momentum(setup):
+    """decay 0 is I-FGSM with the same steps; the momentum changes the path, never the
+    ε ball; the paper's defaults are the options."""
+    model, x, y, lengths = setup
+    opts = MIFGSM.options()
+    assert opts["decay"] == 1.0 and opts["steps"] == 10 and opts["early_stop"] is False
+    assert "random_start" not in opts and "decay" not in PGD.options()
+    plain = MIFGSM(model, eps=0.03, steps=8, decay=0.0)(x, y, lengths=lengths)
+    ifgsm = PGD(model, eps=0.03, alpha=0.03 / 8, steps=8, early_stop=False)(
+        x, y, lengths=lengths)
+    assert torch.equal(plain.adversarial, ifgsm.adversarial)
+    momentum = MIFGSM(model, eps=0.03, steps=8)(x, y, lengths=lengths)
+    assert not torch.equal(momentum.adversarial, plain.adversarial)
+    assert (momentum.adversarial - x).abs().amax() <= 0.03 + 1e-6
+    assert (momentum.iterations == 8).all()  # no early stop: every sample takes all steps
+    with pytest.raises(AttackError, match="decay"):
+        MIFGSM(model, decay=-0.5)
 
 
 class _Recorder(nn.Module):
@@ -349,7 +369,7 @@ def test_every_registered_attack_builds_from_options_with_steps(setup, name):
 
 
 def test_attack_options_reject_gamma_for_baselines_and_map_iters_to_steps():
-    from ela.runs.attack import attack_options
+    from ela.runs.job import attack_options
 
     assert attack_options("smart", iters=20) == {"steps": 20}
     assert attack_options("ela", gamma=0.5, iters=300) == {"gamma": 0.5, "steps": 300}

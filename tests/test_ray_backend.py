@@ -10,7 +10,8 @@ import pytest
 
 from ela.cli import main
 from ela.io import read
-from ela.runs.shards import run_sharded, sharded_runner
+from ela.runs.attack import Backend, make_backend, run_attack
+from ela.runs.job import AttackJob
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ela[ray]')")
 
@@ -32,10 +33,11 @@ def cluster():
 def test_ray_and_local_backends_give_identical_results(tiny, cluster, tmp_path):
     data_file, run = tiny
     data = read(data_file)
-    kw = dict(method="ela", iters=30, samples=6, seed=2, batch_size=2, device="cpu")
-    local = run_sharded(run, data, out=tmp_path / "local", shard_size=2, **kw)
-    remote = sharded_runner("ray", shard_size=2, workers=2)(run, data, out=tmp_path / "ray",
-                                                            **kw)
+    job = AttackJob.from_flags(run, "ela", tmp_path / "local", iters=30, samples=6, seed=2,
+                               batch_size=2, device="cpu")
+    local = run_attack(job, data, Backend(shard_size=2), progress=False)
+    remote = run_attack(job.moved(tmp_path / "ray"), data,
+                        make_backend("ray", shard_size=2, workers=2), progress=False)
     a, b = helpers.arrays(tmp_path / "local"), helpers.arrays(tmp_path / "ray")
     for key in (*helpers.SAME, "table"):
         assert np.array_equal(a[key], b[key]), key
@@ -61,20 +63,20 @@ def test_local_and_ray_agree_on_real_data_whatever_the_thread_count(shared_data,
     because workers run the attack with the caller's thread count."""
     import torch
 
-    from ela.runs.attack import run_attack
     from ela.training.run import run_training
 
     data = read(shared_data("msr_action3d"), format="msr")
     run = tmp_path / "msr_hcn"
     run_training(data, "hcn", "action", run, model_cfg={"width": 0.25}, frames=32, epochs=3,
                  progress=False, log=lambda _: None)
-    kw = dict(method="ela", iters=100, samples=4, seed=0, batch_size=2, device="cpu")
+    job = AttackJob.from_flags(run, "ela", tmp_path / "local", iters=100, samples=4, seed=0,
+                               batch_size=2, device="cpu")
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        local = run_attack(run, data, out=tmp_path / "local", progress=False, **kw)
-        remote = sharded_runner("ray", shard_size=2, workers=2)(run, data,
-                                                                out=tmp_path / "ray", **kw)
+        local = run_attack(job, data, progress=False)
+        remote = run_attack(job.moved(tmp_path / "ray"), data,
+                            make_backend("ray", shard_size=2, workers=2), progress=False)
     finally:
         torch.set_num_threads(threads)
     for key in ("success_rate", "bone_length_change", "bone_angle_change",

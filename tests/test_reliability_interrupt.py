@@ -96,7 +96,7 @@ def test_ctrl_c_on_attack_is_one_line_and_the_rerun_says_where_it_resumes(demo, 
                                                                            tmp_path, capsys):
     out = tmp_path / "ctrl_c"
     args = ["attack", str(trained), "--data", str(demo), *ATTACK, "--out", str(out)]
-    code, err = kill_when(args, out / "batches" / "batch_00000.npz", sig=signal.SIGINT)
+    code, err = kill_when(args, out / "shards" / "shard_00000.npz", sig=signal.SIGINT)
     assert code == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == INTERRUPTED
     assert main(args) == 0
@@ -151,16 +151,16 @@ def test_attack_killed_midway_resumes_to_the_same_results(demo, trained, tmp_pat
     assert main([*args, "--out", str(reference)]) == 0
 
     out = tmp_path / "killed"
-    batches = out / "batches"
-    kill_when([*args, "--out", str(out)], batches / "batch_00000.npz")
+    batches = out / "shards"
+    kill_when([*args, "--out", str(out)], batches / "shard_00000.npz")
     assert not (out / "summary.json").exists()
-    finished = sorted(batches.glob("batch_*.npz"))
+    finished = sorted(batches.glob("shard_*.npz"))
     assert 1 <= len(finished) < 4, "killed too late to test a resume"
     stamps = {p: p.stat().st_mtime_ns for p in finished}
     # what a crash inside a non-atomic writer would leave: a torn batch and a stray temp file
-    torn = batches / "batch_00003.npz"
-    torn.write_bytes((reference / "batches" / "batch_00003.npz").read_bytes()[:200])
-    (batches / ".batch_00002.npz.abc123.tmp").write_bytes(b"PK\x03\x04 half a file")
+    torn = batches / "shard_00003.npz"
+    torn.write_bytes((reference / "shards" / "shard_00003.npz").read_bytes()[:200])
+    (batches / ".shard_00002.npz.abc123.tmp").write_bytes(b"PK\x03\x04 half a file")
 
     assert main([*args, "--out", str(out)]) == 0
     for path, stamp in stamps.items():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-import ela.runs.attack as attack_module
+import ela.runs.results as results_module
+import ela.runs.select as select_module
 import ela.training.run as run_module
 from ela.attacks import CW
 from ela.attacks.metrics import summarize_arrays
@@ -15,7 +16,9 @@ from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
 from ela.io import read, write_npz
-from ela.runs.attack import memory_guard, run_attack
+from ela.runs.attack import run_attack
+from ela.runs.job import AttackJob
+from ela.runs.select import memory_guard
 from ela.training.checkpoint import load, load_config
 from ela.training.run import run_inputs, run_training
 
@@ -41,7 +44,7 @@ def run(demo, tmp_path_factory):
 def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkeypatch):
     data = read(demo)
     sizes: list[int] = []
-    real_collate = attack_module.collate
+    real_collate = select_module.collate
 
     def spy(items):
         sizes.append(len(items))
@@ -50,10 +53,10 @@ def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkey
     def whole_set(*args, **kwargs):
         raise AssertionError("the whole set was turned into tensors")
 
-    monkeypatch.setattr(attack_module, "collate", spy)
+    monkeypatch.setattr(select_module, "collate", spy)
     monkeypatch.setattr(run_module, "run_inputs", whole_set)
-    summary = run_attack(run, data, "cw", tmp_path / "cw", iters=75, samples=7,
-                         batch_size=BATCH, progress=False)
+    summary = run_attack(AttackJob.from_flags(run, "cw", tmp_path / "cw", iters=75, samples=7,
+                                              batch_size=BATCH), data, progress=False)
     assert sizes and max(sizes) <= BATCH  # never more than one batch of prepared tensors
     monkeypatch.undo()
 
@@ -74,7 +77,7 @@ def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkey
         idx = torch.as_tensor(chosen[start:start + BATCH])
         torch.manual_seed(start // BATCH)
         result = attack(x[idx], y[idx], lengths=lengths[idx])
-        parts.append(attack_module.batch_arrays(result, idx.numpy(), lengths[idx], None))
+        parts.append(results_module.batch_arrays(result, idx.numpy(), lengths[idx], None))
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "seconds"}
     np.testing.assert_array_equal(merged["adversarial"], streamed_adv)
     want = summarize_arrays(merged, 0.0)

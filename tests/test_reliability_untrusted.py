@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import ela
-import ela.runs.attack as attack_module
+import ela.runs.select as select_module
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import CheckpointError
@@ -147,7 +147,7 @@ def test_checkpoint_that_disagrees_with_the_data_fails_before_any_work(
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the checkpoint was checked")
 
-    monkeypatch.setattr(attack_module, "select_samples", no_work)
+    monkeypatch.setattr(select_module, "select_samples", no_work)
     monkeypatch.setattr("ela.training.run.evaluate", no_work)
     out = tmp_path / "out"
     code = main([command, str(target), "--data", str(demo), *extra, "--out", str(out)])

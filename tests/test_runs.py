@@ -103,7 +103,7 @@ def test_attack_writes_summary_table_and_arrays_and_resumes(action_run, emotion_
         assert f["clean"].shape[0] == summary["n"]
         changed = np.abs(f["clean"] - f["adversarial"]).reshape(summary["n"], -1).max(1) > 0
         assert changed[f["success"]].all()
-    batch = next((out / "batches").glob("batch_*.npz"))
+    batch = next((out / "shards").glob("shard_*.npz"))
     stamp = batch.stat().st_mtime_ns
     assert main(args) == 0  # same settings: the finished batch is reused, not redone
     assert batch.stat().st_mtime_ns == stamp
@@ -152,11 +152,14 @@ def test_attack_inputs_are_what_ela_attack_attacks(action_run, demo_file, tmp_pa
     part, only correctly classified samples, the same seeded choice."""
     import torch
 
-    from ela.runs.attack import attack_inputs, run_attack
+    from ela.runs.attack import run_attack
+    from ela.runs.job import AttackJob
+    from ela.runs.select import attack_inputs
     from ela.training.checkpoint import load
 
     data = read(demo_file)
-    run_attack(action_run, data, "pgd", tmp_path / "pgd", samples=3, seed=0, progress=False)
+    run_attack(AttackJob(action_run, "pgd", tmp_path / "pgd", samples=3, seed=0), data,
+               progress=False)
     x, y, lengths, indices = attack_inputs(action_run, data, samples=3, seed=0)
     with np.load(tmp_path / "pgd" / "adversarial.npz") as f:
         np.testing.assert_array_equal(indices, f["indices"])

@@ -1,4 +1,5 @@
-"""Sharded attack runs (local backend): same results as `run_attack`, resumable after SIGKILL."""
+"""Sharded attack runs (local backend): same results as one batch per shard, resumable
+after SIGKILL."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
 from ela.io import read, write_npz
-from ela.runs.attack import run_attack
-from ela.runs.shards import plan_shards, run_sharded, shard_path
+from ela.runs.attack import Backend, run_attack
+from ela.runs.job import AttackJob
+from ela.runs.shards import plan_shards, shard_path
 from ela.training.loop import TrainConfig
 from ela.training.run import run_training
 
@@ -43,8 +45,7 @@ def tiny(tmp_path_factory):
 def arrays(out: Path) -> dict[str, np.ndarray]:
     with np.load(out / "adversarial.npz") as f:
         table = {k: f[k] for k in f.files}
-    parts = sorted((out / "shards").glob("shard_*.npz")) or sorted(
-        (out / "batches").glob("batch_*.npz"))
+    parts = sorted((out / "shards").glob("shard_*.npz"))
     merged: dict[str, list[np.ndarray]] = {}
     for path in parts:
         with np.load(path) as f:
@@ -65,9 +66,11 @@ def test_plan_shards_numbers_batches_like_a_local_run():
 def test_sharded_local_run_equals_run_attack(tiny, tmp_path):
     data_file, run = tiny
     data = read(data_file)
-    kw = dict(method="ela", iters=30, samples=6, seed=1, batch_size=2, device="cpu")
-    ref = run_attack(run, data, out=tmp_path / "plain", progress=False, **kw)
-    got = run_sharded(run, data, out=tmp_path / "sharded", shard_size=4, **kw)
+    job = AttackJob.from_flags(run, "ela", tmp_path / "plain", iters=30, samples=6, seed=1,
+                               batch_size=2, device="cpu")
+    ref = run_attack(job, data, progress=False)
+    got = run_attack(job.moved(tmp_path / "sharded"), data, Backend(shard_size=4),
+                     progress=False)
     a, b = arrays(tmp_path / "plain"), arrays(tmp_path / "sharded")
     for key in (*SAME, "table"):
         assert np.array_equal(a[key], b[key]), key

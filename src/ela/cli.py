@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 from pathlib import Path
@@ -63,18 +62,23 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     print(f"frames: min {f['min']}, median {f['median']:g}, max {f['max']}; "
           f"persons per sample: {summary['persons']}")
     for key, counts in summary["labels"].items():
-        print(f"label {key} ({len(counts)} classes): "
+        print(f"label {key} ({len(counts) - ('(unlabelled)' in counts)} classes): "
               + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for item in summary["skipped"]:
         print(f"skipped {item['file']}: {item['reason']}")
+    for text in summary["warnings"]:
+        print(f"warning: {text}")
     return 0
 
 
 def cmd_data_convert(args: argparse.Namespace) -> int:
     from ela.data import prepare
     from ela.io import write_npz
+    from ela.skeleton.checks import data_warnings
 
     data = prepare.read_dataset(args.path, fmt=args.format, layout=args.layout, only=args.only)
+    for text in data_warnings([s.data for s in data.samples], data.layout)[1]:
+        print(f"warning: {text}", file=sys.stderr)
     data = prepare.apply_transform(data, lowpass=args.lowpass, frames=args.frames)
     if args.label:
         data.labels(args.label)  # fails early with the labels there are
@@ -195,23 +199,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attack_runner(args: argparse.Namespace):
-    """`run_attack`, or the sharded run on --backend (local with --shard-size, or ray)."""
-    if args.backend == "local" and args.shard_size is None:
-        from ela.runs.attack import run_attack
+def _backend(args: argparse.Namespace):
+    """The backend of --backend / --shard-size and the Ray options."""
+    from ela.runs.attack import make_backend
 
-        return run_attack
-    from ela.runs.shards import sharded_runner
-
-    return sharded_runner(args.backend, shard_size=args.shard_size, address=args.address,
-                          workers=args.workers, num_cpus=args.cpus_per_worker,
-                          num_gpus=args.gpus_per_worker,
-                          log=lambda line: print(line, file=sys.stderr, flush=True))
+    return make_backend(args.backend, shard_size=args.shard_size, address=args.address,
+                        workers=args.workers, num_cpus=args.cpus_per_worker,
+                        num_gpus=args.gpus_per_worker,
+                        log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _check_attack_args(args: argparse.Namespace) -> None:
     """Options of `ela attack` / `ela experiment` checked before any data is read."""
-    from ela.runs.attack import attack_options
+    from ela.runs.job import attack_options
 
     for value, flag in ((args.samples, "--samples"), (args.batch_size, "--batch-size"),
                         (args.iters, "--iters")):
@@ -222,13 +222,16 @@ def _check_attack_args(args: argparse.Namespace) -> None:
 
 def cmd_attack(args: argparse.Namespace) -> int:
     _check_attack_args(args)
-    data = _read(args)
-    summary = _attack_runner(args)(
-        args.run, data, method=args.method, out=args.out, label=args.label,
-        emotion=args.emotion, target=args.target, gamma=args.gamma, iters=args.iters,
+    from ela.runs.attack import run_attack
+    from ela.runs.job import AttackJob
+
+    job = AttackJob.from_flags(
+        args.run, args.method, args.out, gamma=args.gamma, iters=args.iters,
+        cfg=_parse_cfg(args.cfg), label=args.label, emotion=args.emotion, target=args.target,
         samples=args.samples, seed=args.seed, device=args.device, batch_size=args.batch_size,
-        attack_cfg=_parse_cfg(args.cfg),
-    )
+        overwrite=args.overwrite)
+    backend = _backend(args)
+    summary = run_attack(job, _read(args), backend)
     keys = ("success_rate", "bone_length_change", "bone_angle_change", "joint_speed_change",
             "l2", "acceleration_change", "emotion_consistency")
     print(" ".join(f"{k}={_fmt(summary.get(k))}" for k in keys))
@@ -270,7 +273,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         data, runs=args.runs, emotion=args.emotion, label=args.label, out=args.out,
         samples=args.samples, seed=args.seed, device=args.device, target=args.target,
         iters=args.iters, gammas=[float(g) for g in args.gammas.split(",")],
-        attack_runner=functools.partial(_attack_runner(args), batch_size=args.batch_size),
+        batch_size=args.batch_size, backend=_backend(args), overwrite=args.overwrite,
     )
     print(tables)
     return 0
@@ -299,6 +302,9 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
                         "on the backend")
     p.add_argument("--gpus-per-worker", type=float, default=None,
                    help="default 1 when the Ray cluster has GPUs, else 0")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results in --out that were computed on other data "
+                        "(without it, that is an error naming both datasets)")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

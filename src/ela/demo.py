@@ -18,12 +18,13 @@ import json
 from pathlib import Path
 
 from ela.data.demo import demo_dataset
-from ela.data.prepare import map_set
 from ela.files import atomic_write_bytes
 from ela.io import write_npz
+from ela.io.mapping import map_set
 from ela.runs.attack import run_attack
 from ela.runs.compare import common_success
 from ela.runs.experiment import COMMON_COLUMNS, markdown_table
+from ela.runs.job import AttackJob
 from ela.training.loop import TrainConfig
 from ela.training.run import run_training
 from ela.viz import write_report
@@ -64,10 +65,10 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
     samples = 8 if quick else 16
     summaries = {}
     for method, label in (("ela", "ELA (defaults, emotion term)"), ("cw", "C&W-L2")):
-        summaries[label] = run_attack(
-            action_run, data, method, out / f"attack_{method}", emotion=emotion_run,
-            samples=samples, seed=seed, split="test",
-            iters=300 if quick and method == "ela" else None)
+        job = AttackJob.from_flags(action_run, method, out / f"attack_{method}",
+                                   iters=300 if quick and method == "ela" else None,
+                                   emotion=emotion_run, samples=samples, seed=seed)
+        summaries[label] = run_attack(job, data)
     attacked = next(iter(summaries.values()))["n"]
     _, common = common_success([out / "attack_ela", out / "attack_cw"])
     table = (f"ELA vs C&W on {attacked} demo test samples (hcn), each over what it fooled:\n\n"

@@ -5,21 +5,24 @@ defaults). Table 3: ELA with and without the emotion loss. Table 4: C&W-L2 and S
 ELA; Table 5: the same four attacks (ELA, ELA without emotion loss, C&W, SMART) averaged
 over the samples all four fooled (`ela.runs.compare`), i.e. at equal success rate. Every
 cell is one `run_attack` output folder under `out/`; a cell whose ``summary.json`` exists
-is not run again, so an interrupted grid resumes. `iters` is every method's budget of
+for the same data is not run again, so an interrupted grid resumes (a cell computed on other
+data is an error, or is redone with `overwrite`). `iters` is every method's budget of
 gradient steps per sample (`steps`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ela.data.fingerprint import data_fingerprint, same_data
 from ela.files import atomic_write_bytes
 from ela.io.base import SkeletonSet
-from ela.runs.attack import load_summary, run_attack
+from ela.runs.attack import Backend, run_attack
 from ela.runs.compare import common_success
+from ela.runs.job import AttackJob
+from ela.runs.results import load_summary
 from ela.training.checkpoint import load_config
 
 COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
@@ -69,28 +72,32 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
                          emotion: str | None = None, label: str | None = None,
                          samples: int | None = None, seed: int = 0, device: str = "auto",
                          target: str | None = None, iters: int | None = None,
-                         gammas: list[float] | None = None,
-                         attack_runner: Callable[..., dict[str, Any]] | None = None) -> str:
+                         gammas: list[float] | None = None, batch_size: int = 64,
+                         backend: Backend | None = None, overwrite: bool = False) -> str:
     """Run the grid for every action run folder in `runs`; write and return ``tables.md``.
 
-    `attack_runner` runs one cell (default `run_attack`; e.g. a sharded Ray runner from
-    `ela.runs.shards.sharded_runner`)."""
+    Every cell is an `AttackJob` run by `run_attack` on `backend` (default: local)."""
     out = Path(out)
+    fingerprint = data_fingerprint(data)
     gammas = gammas or [0.1, 1.0, 10.0]
     total = len(runs) * (len(gammas) + 5)  # γ sweep, targeted, ELA, no emotion, C&W, SMART
     seen: set[Path] = set()
 
-    def cell(name: str, run: str, **kw: Any) -> dict[str, Any]:
+    def cell(name: str, run: str, method: str, gamma: float | None = None,
+             **kw: Any) -> dict[str, Any]:
         folder = out / Path(run).name / name
+        reuse = (folder / "summary.json").is_file() and same_data(
+            load_summary(folder).get("data_fingerprint"), fingerprint, str(folder), overwrite)
         if folder not in seen:
             seen.add(folder)
             print(f"experiment: cell {len(seen)}/{total} {Path(run).name}/{name}"
-                  + (" (done)" if (folder / "summary.json").is_file() else ""),
-                  file=sys.stderr, flush=True)
-        if (folder / "summary.json").is_file():
+                  + (" (done)" if reuse else ""), file=sys.stderr, flush=True)
+        if reuse:
             return load_summary(folder)
-        return (attack_runner or run_attack)(run, data, out=folder, label=label,
-                                             samples=samples, seed=seed, device=device, **kw)
+        job = AttackJob.from_flags(run, method, folder, gamma=gamma, iters=iters, label=label,
+                                   samples=samples, seed=seed, device=device,
+                                   batch_size=batch_size, overwrite=overwrite, **kw)
+        return run_attack(job, data, backend)
 
     sections: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "Table 1 — ELA untargeted, by γ": [], "Table 2 — ELA targeted": [],
@@ -103,23 +110,18 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
         model = load_config(run)["model"]["name"]
         for g in gammas:
             t1.append((f"{model}, γ = {g:g}",
-                       cell(f"ela_g{g:g}", run, method="ela", emotion=emotion, gamma=g,
-                            iters=iters)))
+                       cell(f"ela_g{g:g}", run, "ela", emotion=emotion, gamma=g)))
         classes = load_config(run).get("classes") or []
         goal = target if target is not None else (classes[-1] if classes else "0")
         t2.append((f"{model} → {goal}",
-                   cell("ela_targeted", run, method="ela", emotion=emotion, iters=iters,
-                        target=goal)))
-        with_e = cell("ela", run, method="ela", emotion=emotion, iters=iters)
+                   cell("ela_targeted", run, "ela", emotion=emotion, target=goal)))
+        with_e = cell("ela", run, "ela", emotion=emotion)
         t3.append((f"{model}, with emotion loss", with_e))
         t3.append((f"{model}, without emotion loss",
-                   cell("ela_noemo", run, method="ela", emotion=emotion, iters=iters,
-                        emotion_loss=False)))
+                   cell("ela_noemo", run, "ela", emotion=emotion, emotion_loss=False)))
         t4.append((f"{model}, ELA", with_e))
-        t4.append((f"{model}, C&W", cell("cw", run, method="cw", emotion=emotion,
-                                         iters=iters)))
-        t4.append((f"{model}, SMART", cell("smart", run, method="smart", emotion=emotion,
-                                           iters=iters)))
+        t4.append((f"{model}, C&W", cell("cw", run, "cw", emotion=emotion)))
+        t4.append((f"{model}, SMART", cell("smart", run, "smart", emotion=emotion)))
         names = ("ELA", "ELA without emotion loss", "C&W", "SMART")
         folders = [out / Path(run).name / c for c in ("ela", "ela_noemo", "cw", "smart")]
         _, common = common_success(folders)

@@ -1,18 +1,15 @@
-"""Attack runs split into shards, for many processes or machines (`ela.runs.ray_backend`).
+"""Shards of an attack run and the executors that attack them.
 
-`run_sharded` does what `ela.runs.attack.run_attack` does — same sample choice, same
-batches, same per-batch seeds, same output files (``summary.json``, ``samples.csv``,
-``adversarial.npz``) — but the chosen samples are cut into shards of `shard_size` (whole
-batches of `batch_size`), an executor attacks the shards (``local``: in this process; ``ray``:
-Ray actors), and each finished shard is written atomically to ``out/shards/shard_<k>.npz``.
-A run started again with the same arguments attacks only the shards whose file is missing or
-damaged, so a crashed run or a cancelled cluster job resumes. Since a batch gets the seed
-``seed + b`` of its global batch number b, whatever process attacks it, the merged results
-are those of a local `run_attack` with the same arguments.
+`ela.runs.attack.run_attack` cuts the chosen samples into batches of `batch_size` and groups
+whole batches into shards (`plan_shards`; by default one batch per shard); an executor
+attacks the shards — `local_executor` in this process, `ela.runs.ray_backend.ray_executor`
+on Ray actors — and hands each finished one back to the calling process, which writes it.
+Since batch b is seeded with ``seed + b`` whatever process attacks it, and every worker uses
+the caller's torch thread count, the results do not depend on the executor.
 
 A worker gets everything it needs in its task: the checkpoints as file bytes (built once
 per worker with `ela.training.load`, no shared file system needed) and each shard's prepared
-inputs; only the process that called `run_sharded` reads the data and writes files.
+inputs; only the calling process reads the data and writes files.
 """
 
 from __future__ import annotations
@@ -28,21 +25,10 @@ import torch
 
 from ela.attacks import ATTACKS
 from ela.errors import ElaError
-from ela.io.base import SkeletonSet
-from ela.runs.attack import (
-    attack_options,
-    batch_arrays,
-    dataset_notes,
-    load_result_file,
-    memory_guard,
-    merge_parts,
-    reset_if_changed,
-    save_npz,
-    select_attack_samples,
-    summary_fields,
-    write_outputs,
-)
-from ela.training.checkpoint import CONFIG_FILE, MODEL_FILE, checkpoint_dir, load, load_config
+from ela.runs.progress import BatchProgress
+from ela.runs.results import batch_arrays, dataset_notes, merge_parts
+from ela.runs.select import memory_guard
+from ela.training.checkpoint import CONFIG_FILE, MODEL_FILE, checkpoint_dir, load
 from ela.training.run import resolve_device
 
 SHARDS_DIR = "shards"
@@ -109,15 +95,22 @@ class ShardAttacker:
             **spec.options)
         self.target = spec.target
 
-    def attack_shard(self, task: ShardTask, seed: int) -> dict[str, np.ndarray]:
-        """The shard's per-sample arrays (its batches concatenated), as `run_attack` writes."""
+    def attack_shard(self, task: ShardTask, seed: int,
+                     progress: Callable[[int], BatchProgress] | None = None
+                     ) -> dict[str, np.ndarray]:
+        """The shard's per-sample arrays (its batches concatenated); `progress(b)` gives the
+        reporter of batch b's steps (None: silent)."""
         parts = []
         for b, idx, x, y, lengths in task.batches:
-            torch.manual_seed(seed + b)  # the seed of batch b in a local run
+            torch.manual_seed(seed + b)  # whatever process attacks batch b
+            reporter = progress(b) if progress is not None else None
+            self.attack.progress = reporter
             with memory_guard(len(idx)):
                 xt, yt, lt = (torch.as_tensor(a, device=self.device) for a in (x, y, lengths))
                 result = self.attack(xt, yt, target=self.target, lengths=lt)
                 arrays = batch_arrays(result, idx, lt, self.emotion)
+            if reporter is not None:
+                reporter.close()
             arrays["notes"] = np.array(dataset_notes(result.notes, idx), dtype=str)
             parts.append(arrays)
         return merge_parts(parts)
@@ -129,19 +122,23 @@ Executor = Callable[[AttackSpec, Iterator[ShardTask], int, int,
 lazily) with `spec`, calling done(task, arrays) in this process as each one finishes."""
 
 
-def local_executor(spec: AttackSpec, tasks: Iterator[ShardTask], count: int, seed: int,
-                   done: Callable[[ShardTask, dict[str, np.ndarray]], None]) -> None:
-    """Attack the shards one after the other in this process."""
-    attacker = ShardAttacker(spec)
-    for task in tasks:
-        done(task, attacker.attack_shard(task, seed))
+def local_executor(progress: Callable[[int], BatchProgress] | None = None) -> Executor:
+    """An executor that attacks the shards one after the other in this process;
+    `progress(b)` gives the reporter of batch b's steps (None: silent)."""
+    def execute(spec: AttackSpec, tasks: Iterator[ShardTask], count: int, seed: int,
+                done: Callable[[ShardTask, dict[str, np.ndarray]], None]) -> None:
+        attacker = ShardAttacker(spec)
+        for task in tasks:
+            done(task, attacker.attack_shard(task, seed, progress))
+
+    return execute
 
 
 def plan_shards(chosen: np.ndarray, batch_size: int, shard_size: int | None
                 ) -> list[list[tuple[int, np.ndarray]]]:
-    """Cut `chosen` into batches of `batch_size` (numbered as in `run_attack`) and group
-    them into shards of `shard_size` samples (a multiple of the batch size; default one
-    batch). Returns per shard the list of (batch number, indices)."""
+    """Cut `chosen` into batches of `batch_size` (numbered from 0) and group them into
+    shards of `shard_size` samples (a multiple of the batch size; default one batch).
+    Returns per shard the list of (batch number, indices)."""
     if batch_size < 1:
         raise ElaError(f"--batch-size must be ≥ 1, got {batch_size}")
     shard_size = batch_size if shard_size is None else shard_size
@@ -155,101 +152,5 @@ def plan_shards(chosen: np.ndarray, batch_size: int, shard_size: int | None
 
 
 def shard_path(out: str | Path, shard: int) -> Path:
+    """Where shard `shard` of attack folder `out` is kept."""
     return Path(out) / SHARDS_DIR / f"shard_{shard:05d}.npz"
-
-
-def run_sharded(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
-                label: str | None = None, emotion: str | Path | None = None,
-                target: str | None = None, gamma: float | None = None,
-                iters: int | None = None, samples: int | None = None, seed: int = 0,
-                device: str = "auto", batch_size: int = 64, shard_size: int | None = None,
-                attack_cfg: dict[str, Any] | None = None, split: str = "test",
-                emotion_loss: bool = True, executor: Executor = local_executor,
-                backend: str = "local", log: Callable[[str], None] | None = None
-                ) -> dict[str, Any]:
-    """`run_attack` in shards attacked by `executor`; writes the same files plus ``shards/``.
-
-    `device` is where the workers run the attack ("auto": CUDA where a worker has one);
-    samples are chosen in this process on its own best device. Returns the summary.
-    """
-    opts = attack_options(method, gamma, iters, **(attack_cfg or {}))
-    out = Path(out)
-    say = log or (lambda _: None)
-    config = load_config(run)
-    sel = select_attack_samples(run, data, samples, seed, label, split, target,
-                                device if backend == "local" else "auto", batch_size)
-    fetch, chosen, tgt = sel.fetch, sel.chosen, sel.target
-    candidates, classes = sel.candidates, sel.classes
-    shards = plan_shards(chosen, batch_size, shard_size)
-    folder = out / SHARDS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    reset_if_changed(folder, {"run": str(run), "method": method, "options": opts,
-                              "target": str(tgt), "seed": seed, "emotion": str(emotion),
-                              "emotion_loss": emotion_loss,
-                              "threads": torch.get_num_threads(), "batch_size": batch_size,
-                              "shard_size": shard_size, "chosen": chosen.tolist()},
-                     pattern="shard_*.npz")
-    done: dict[int, dict[str, np.ndarray]] = {}
-    for k, batches in enumerate(shards):
-        found = load_result_file(shard_path(out, k)) if shard_path(out, k).exists() else None
-        if found is not None and np.array_equal(found["indices"],
-                                                np.concatenate([i for _, i in batches])):
-            done[k] = found
-    todo = [k for k in range(len(shards)) if k not in done]
-    say(f"{len(shards)} shards, {len(done)} already done, {len(todo)} to attack")
-
-    def tasks() -> Iterator[ShardTask]:
-        for k in todo:
-            task = ShardTask(k)
-            for b, idx in shards[k]:
-                x, y, lengths = fetch(idx)
-                task.batches.append((b, idx, x.cpu().numpy(), y.cpu().numpy(),
-                                     lengths.cpu().numpy()))
-            yield task
-
-    def finished(task: ShardTask, arrays: dict[str, np.ndarray]) -> None:
-        save_npz(shard_path(out, task.shard), arrays)
-        done[task.shard] = arrays
-        say(f"shard {task.shard + 1}/{len(shards)} done ({len(done)}/{len(shards)}, "
-            f"success {float(arrays['success'].mean()):.0%})")
-
-    if todo:
-        spec = AttackSpec(method=method, options=opts, layout=data.layout.name,
-                          model=read_checkpoint(run),
-                          emotion=read_checkpoint(emotion) if emotion is not None else None,
-                          emotion_loss=emotion_loss, target=tgt, device=device,
-                          threads=torch.get_num_threads())
-        executor(spec, tasks(), len(todo), seed, finished)
-    missing = [k for k in range(len(shards)) if k not in done]
-    if missing:
-        raise ElaError(f"{out}: shards {missing} were not attacked")
-    merged = merge_parts([done[k] for k in range(len(shards))])
-    return write_outputs(out, merged, data, classes, config, {
-        **summary_fields(method, run, candidates, tgt, classes, emotion, emotion_loss, opts,
-                         seed),
-        "backend": backend, "shards": len(shards), "shard_size": shard_size or batch_size,
-    }, emotion)
-
-
-def sharded_runner(backend: str = "local", shard_size: int | None = None,
-                   address: str | None = None, workers: int | None = None,
-                   num_cpus: int = 1, num_gpus: float | None = None,
-                   log: Callable[[str], None] | None = None) -> Callable[..., dict[str, Any]]:
-    """A drop-in for `run_attack` (same arguments) that runs `run_sharded` on `backend`
-    ("local" or "ray"; the Ray options are those of `ela.runs.ray_backend.ray_executor`)."""
-    if backend == "local":
-        executor: Executor = local_executor
-    elif backend == "ray":
-        from ela.runs.ray_backend import ray_executor
-
-        executor = ray_executor(address, workers, num_cpus, num_gpus, log)
-    else:
-        raise ElaError(f"--backend must be 'local' or 'ray', got {backend!r}")
-
-    def runner(run: str | Path, data: SkeletonSet, method: str, out: str | Path,
-               **kwargs: Any) -> dict[str, Any]:
-        kwargs.pop("progress", None)
-        return run_sharded(run, data, method, out, shard_size=shard_size, executor=executor,
-                           backend=backend, log=log, **kwargs)
-
-    return runner

@@ -1,0 +1,60 @@
+"""What data a result was computed on: a fingerprint of a skeleton set, and the check that
+refuses to mix results of two datasets in one folder.
+
+A run folder (``config.json``), an attack folder (``summary.json`` and its shards'
+``settings.json``) and an experiment's cells record `data_fingerprint` of the set they were
+computed on; reusing a folder with other data is an error naming both datasets, unless the
+caller asked to overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from ela.errors import ElaError
+from ela.io.base import SkeletonSet
+
+WHERE_KEYS = ("file", "path")
+"""Sample metadata that says where a file lies, not what it holds."""
+
+
+def data_fingerprint(skeleton_set: SkeletonSet) -> dict[str, Any]:
+    """{"source", "layout", "samples", "digest"} of a set; the digest (BLAKE2b, 16 bytes,
+    hex) covers every sample's name, labels, metadata, shape and joint coordinates, the
+    label names and the layout, so any change of content or order changes it; where the
+    files lie (`WHERE_KEYS` of the metadata) does not count."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([skeleton_set.layout.name, skeleton_set.label_names],
+                        sort_keys=True, default=str).encode())
+    for sample in skeleton_set.samples:
+        meta = {k: v for k, v in sample.meta.items() if k not in WHERE_KEYS}
+        h.update(json.dumps([sample.labels, meta, sample.data.shape,
+                             str(sample.data.dtype)], sort_keys=True, default=str).encode())
+        h.update(np.ascontiguousarray(sample.data).data)
+    return {"source": skeleton_set.source, "layout": skeleton_set.layout.name,
+            "samples": len(skeleton_set), "digest": h.hexdigest()}
+
+
+def describe(fingerprint: dict[str, Any]) -> str:
+    """"SOURCE (N samples, digest abcd1234)" for messages."""
+    return (f"{fingerprint.get('source') or '?'} ({fingerprint.get('samples', '?')} samples, "
+            f"digest {str(fingerprint.get('digest', '?'))[:8]})")
+
+
+def same_data(recorded: dict[str, Any] | None, now: dict[str, Any], where: str,
+              overwrite: bool = False, flag: str = "--overwrite") -> bool:
+    """True when `recorded` (the fingerprint a folder holds; None for none) is `now`'s data.
+
+    Different data: with `overwrite` returns False (the caller redoes the work), otherwise
+    raises ElaError naming `where` and both datasets and the `flag` that allows it.
+    """
+    if recorded is None or recorded.get("digest") == now["digest"]:
+        return True
+    if overwrite:
+        return False
+    raise ElaError(f"{where} was computed on {describe(recorded)}, not on the data given now, "
+                   f"{describe(now)}; use another output folder, or pass {flag} to replace it")

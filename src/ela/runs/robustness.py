@@ -1,0 +1,163 @@
+"""Robustness curves from the minimal perturbations that ELA and C&W find.
+
+A minimal-perturbation attack finds, per sample, the smallest change it can that fools the
+model. Robust accuracy at a budget ε is then the share of the attacked samples whose found
+change exceeds ε or that the attack never fooled (change ∞). The denominator is the attacked
+samples: `ela attack` attacks only samples the model classifies correctly, so this is the
+accuracy among correctly classified samples; multiply by the model's clean accuracy for the
+share of all samples (not done here: the summary does not record how many were correct).
+An attack's found minimum is an upper bound on the true minimal perturbation, so each curve
+is an upper bound on the true robust accuracy, and the median change to fool an upper bound
+on the true median.
+
+Changes, per sample, are those of `ela.attacks.metrics`, computed from adversarial.npz
+(so older folders without an l∞ column work too): ΔB/B (``bone_length_change``, a
+fraction), ``l2`` (metres per valid frame) and ``linf`` (max |x' − x| over valid frames and
+present persons, metres). A fooled sample whose change is not measurable (NaN, e.g. no bone
+of at least 1 mm) is left out of that measure's curve; ``n`` per measure says how many count.
+The median change to fool counts never-fooled samples as ∞, so it is ∞ (null in JSON) when
+half or more were never fooled. Targeted attack folders are refused: a curve is about
+fooling the model, not about reaching one class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ela.attacks.metrics import imperceptibility
+from ela.errors import ElaError
+from ela.files import atomic_write_bytes, atomic_write_json
+from ela.viz.load import AttackOutput, load_attacks
+from ela.viz.robustness import plot_robustness
+
+#: measure key -> (label, display scale, display unit); values are stored in SI units
+MEASURES = {
+    "bone_length_change": ("ΔB/B", 100.0, "%"),
+    "l2": ("l2", 1000.0, "mm per frame"),
+    "linf": ("l∞", 1000.0, "mm"),
+}
+
+NOTE = ("an attack's found minimum is an upper bound on the true minimal perturbation, so "
+        "these curves are upper bounds on robust accuracy (and the medians upper bounds on "
+        "the change needed to fool)")
+DENOMINATOR = ("robust accuracy at ε = share of the attacked samples (those the model "
+               "classified correctly) whose found change exceeds ε or that were never fooled")
+
+
+def sample_changes(attack: AttackOutput, chunk: int = 256) -> dict[str, np.ndarray]:
+    """{measure: (N,) change of each attacked sample, SI units; ∞ where not fooled, NaN
+    where fooled but not measurable}, from the clean and adversarial (N, C, T, V, M)."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in MEASURES}
+    for start in range(0, len(attack), chunk):
+        rows = slice(start, start + chunk)
+        metrics = imperceptibility(torch.from_numpy(attack.clean[rows]),
+                                   torch.from_numpy(attack.adversarial[rows]), attack.layout,
+                                   torch.from_numpy(attack.lengths[rows]))
+        for k in MEASURES:
+            parts[k].append(metrics[k].numpy().astype(np.float64))
+    return {k: np.where(attack.success, np.concatenate(v), math.inf) for k, v in parts.items()}
+
+
+def robust_accuracy(changes: np.ndarray, eps: Sequence[float] | np.ndarray) -> np.ndarray:
+    """(len(eps),) share of the samples whose change (∞: never fooled; NaN: not measurable,
+    left out) exceeds each ε; NaN when no sample is measurable."""
+    kept = changes[~np.isnan(changes)]
+    if len(kept) == 0:
+        return np.full(len(eps), math.nan)
+    return (kept[None, :] > np.asarray(eps, dtype=np.float64)[:, None]).mean(axis=1)
+
+
+def nice_grid(top: float, count: int = 6) -> list[float]:
+    """About `count` round budgets (1, 2 or 5 × 10^k steps) from 0 up to at least `top`."""
+    if not top > 0 or not math.isfinite(top):
+        return [0.0]
+    raw = top / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [round(k * step, 12) for k in range(int(math.ceil(top / step)) + 1)]
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _curve(attack: AttackOutput) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON-able curve of one attack folder and its per-sample changes."""
+    s = attack.summary
+    if s.get("target") is not None:
+        raise ElaError(f"{attack.folder}: a targeted attack (to {s['target']}); robustness "
+                       "curves need untargeted attacks")
+    if len(attack) == 0:
+        raise ElaError(f"{attack.folder}: holds no attacked sample")
+    changes = {k: v[~np.isnan(v)] for k, v in sample_changes(attack).items()}
+    return {
+        "folder": str(attack.folder), "label": attack.folder.name, "method": s.get("method"),
+        "model": s.get("model"), "run": s.get("run"), "n_attacked": len(attack),
+        "fooled": float(attack.success.mean()),
+        "n": {k: len(v) for k, v in changes.items()},
+        "median": {k: _finite(np.median(v)) if len(v) else None for k, v in changes.items()},
+        "changes": {k: np.sort(v[np.isfinite(v)]).tolist() for k, v in changes.items()},
+    }, changes
+
+
+def robustness_curves(attack_paths: Sequence[str | Path]) -> dict[str, Any]:
+    """Curves of every attack folder (or grid of them) given: ``{"note", "denominator",
+    "measures", "curves", "table"}``. Each curve holds, per measure, the sorted finite
+    changes of its fooled samples, ``n`` (measurable samples, the denominator) and the
+    median change to fool (None: ∞); ``table`` holds robust accuracy at round budgets
+    ``eps`` up to the largest change found, one list per curve."""
+    found = [_curve(a) for a in load_attacks(list(attack_paths))]
+    table = {}
+    for k in MEASURES:
+        eps = nice_grid(max((max(c["changes"][k], default=0.0) for c, _ in found),
+                            default=0.0))
+        table[k] = {"eps": eps, "robust_accuracy": [
+            [_finite(a) for a in robust_accuracy(changes[k], eps)] for _, changes in found]}
+    return {"note": NOTE, "denominator": DENOMINATOR,
+            "measures": {k: {"label": lab, "scale": sc, "unit": u}
+                         for k, (lab, sc, u) in MEASURES.items()},
+            "curves": [c for c, _ in found], "table": table}
+
+
+def _display(value: float | None, measure: str) -> str:
+    return "∞" if value is None else f"{value * MEASURES[measure][1]:.3g}"
+
+
+def robustness_markdown(result: dict[str, Any]) -> str:
+    """Markdown: one robust-accuracy table per measure and the medians to fool."""
+    curves = result["curves"]
+    names = [f"{c['label']} ({c['method']} on {c['model']})" for c in curves]
+    parts = [f"Robust accuracy vs ε: {result['denominator']}.\nNote: {result['note']}.\n"]
+    for k, (label, _, unit) in MEASURES.items():
+        eps = result["table"][k]["eps"]
+        head = (f"| at ε = {label} ({unit}) | n | " + " | ".join(_display(e, k) for e in eps)
+                + " |\n" + "|---" * (len(eps) + 2) + "|\n")
+        rows = "\n".join(
+            f"| {name} | {c['n'][k]} | " + " | ".join(
+                "–" if a is None else f"{100 * a:.1f} %" for a in accs) + " |"
+            for name, c, accs in zip(names, curves, result["table"][k]["robust_accuracy"],
+                                     strict=True))
+        parts.append(head + rows + "\n")
+    head = ("| median change to fool (∞: half or more never fooled) | fooled | "
+            + " | ".join(f"{lab} ({u})" for lab, _, u in MEASURES.values()) + " |\n"
+            + "|---" * (len(MEASURES) + 2) + "|\n")
+    rows = "\n".join(f"| {name} | {100 * c['fooled']:.1f} % | " + " | ".join(
+        _display(c["median"][k], k) for k in MEASURES) + " |"
+        for name, c in zip(names, curves, strict=True))
+    parts.append(head + rows + "\n")
+    return "\n".join(parts)
+
+
+def write_robustness(result: dict[str, Any], out: str | Path) -> list[Path]:
+    """``robustness.json``, ``robustness.md`` and ``robustness.png`` into folder `out`."""
+    out = Path(out)
+    written = [atomic_write_json(out / "robustness.json", result),
+               atomic_write_bytes(out / "robustness.md",
+                                  robustness_markdown(result).encode("utf-8"))]
+    return written + plot_robustness(result, out / "robustness")
