@@ -12,7 +12,6 @@ from ela.data.transforms import (
     Compose,
     align_view,
     build_transform,
-    butter_lowpass,
     centre,
     pad_or_crop,
     present,
@@ -27,6 +26,7 @@ from ela.data.transforms import (
 )
 from ela.errors import ElaError, LayoutError
 from ela.skeleton import get_layout
+from ela.skeleton.filters import butter_lowpass
 
 NTU = get_layout("ntu25")
 

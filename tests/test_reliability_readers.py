@@ -6,9 +6,9 @@ here, mutated by Hypothesis: truncated at random points, bytes replaced, tokens 
 NaN / inf / junk / huge numbers, lines dropped or doubled, fields of structured files
 replaced by wrong types, shapes or values. The outcome must be either a `SkeletonSet` whose
 samples are finite float32 arrays of the layout's joint count with at least one frame and
-one non-zero value and labels inside their name lists, or a `DataFormatError` that names the
-file — never another exception, a silent all-zero array or a hang (every example runs under
-a wall-clock alarm and a Hypothesis deadline).
+one non-zero value and labels inside their name lists (or −1, unlabelled), or a
+`DataFormatError` that names the file — never another exception, a silent all-zero array or
+a hang (every example runs under a wall-clock alarm and a Hypothesis deadline).
 
 Run with ``-s`` to print how many cases each reader was given (the README quotes the total).
 """
@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from conftest import shared
 from ela.data.demo import demo_dataset
 from ela.errors import DataFormatError
-from ela.io import SkeletonSet, read, write_npz
+from ela.io import UNLABELLED, SkeletonSet, read, write_npz
 
 CASES: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()
@@ -81,7 +81,7 @@ def check_sample_set(s: SkeletonSet) -> None:
         assert np.abs(x).max() > 0, "a silent all-zero sample"
         for key, value in sample.labels.items():
             names = s.label_names.get(key)
-            assert isinstance(value, int) and value >= 0
+            assert isinstance(value, int) and (value >= 0 or value == UNLABELLED)
             if names:
                 assert value < len(names), f"label {key}={value} beyond {len(names)} names"
     if not s.samples:

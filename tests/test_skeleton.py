@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from ela.errors import LayoutError
 from ela.skeleton import (
+    JOINT_ORDERS,
     LAYOUTS,
     Layout,
     available_mappings,
@@ -18,8 +20,10 @@ from ela.skeleton import (
     get_layout,
     joint_accelerations,
     joint_speeds,
+    map_array,
     map_layout,
     mapping_matrix,
+    order_by_name,
     valid_mask,
 )
 
@@ -68,9 +72,10 @@ def test_invalid_layouts_are_refused():
         get_layout("no-such-layout")
 
 
-REQUIRED_MAPPINGS = [("ntu25", "gait16"), ("ntu25", "upper10"), ("kinect20", "gait16"),
-                     ("kinect20", "upper10"), ("bandai21", "gait16"), ("bandai21", "upper10"),
-                     ("mediapipe33", "upper10"), ("mediapipe33", "ntu25")]
+REQUIRED_MAPPINGS = [("ntu25", "gait16"), ("ntu25", "upper10"), ("ntu25", "kinect20"),
+                     ("kinect20", "gait16"), ("kinect20", "upper10"), ("bandai21", "gait16"),
+                     ("bandai21", "upper10"), ("mediapipe33", "upper10"),
+                     ("mediapipe33", "ntu25")]
 
 
 @pytest.mark.parametrize(("src", "dst"), REQUIRED_MAPPINGS)
@@ -98,6 +103,28 @@ def test_mapping_carries_gradients_and_selects_joints():
     assert x.grad is not None and x.grad.abs().sum() > 0
     with pytest.raises(LayoutError, match="no mapping"):
         mapping_matrix("gait16", "ntu25")
+
+
+def test_ntu25_to_kinect20_keeps_the_first_20_slots_and_drops_the_v2_joints():
+    w = mapping_matrix("ntu25", "kinect20")
+    sdk = JOINT_ORDERS["kinect20-sdk"][1]  # Kinect v1 order = ntu25's first 20 slots
+    kinect = get_layout("kinect20")
+    for slot, name in enumerate(sdk):
+        assert w[kinect.index(name)].nonzero().flatten().tolist() == [slot]
+    assert not w[:, 20:].any()
+    x = np.random.default_rng(0).normal(size=(3, 4, 25, 2)).astype(np.float32)
+    np.testing.assert_allclose(map_array(x, "ntu25", "kinect20")[:, :, kinect.index("head")],
+                               x[:, :, 3])
+
+
+def test_order_by_name_reorders_and_names_what_does_not_fit():
+    kinect = get_layout("kinect20")
+    sdk = JOINT_ORDERS["kinect20-sdk"][1]
+    assert [sdk[i] for i in order_by_name(sdk, kinect)] == list(kinect.joints)
+    with pytest.raises(LayoutError, match=r"missing \['head'\], unknown \['nose'\]"):
+        order_by_name([n if n != "head" else "nose" for n in sdk], kinect)
+    with pytest.raises(LayoutError, match="is a joint order of layout kinect20"):
+        get_layout("kinect20-sdk")
 
 
 def _chain(points: list[list[list[float]]]) -> torch.Tensor:

@@ -16,7 +16,7 @@ from ela.models import registry
 from ela.models.registry import SkeletonModel, create_model, register_model
 from ela.skeleton import get_layout
 from ela.training.checkpoint import check_compatible, load, load_config, save_checkpoint
-from ela.training.crossval import cross_validate
+from ela.training.crossval import train_splits
 from ela.training.loop import LAST_FILE, TrainConfig, balanced_class_weights, evaluate, train
 
 LAYOUT = get_layout("kinect20")
@@ -270,13 +270,14 @@ def test_cross_validation_and_fold_resume(tmp_path):
     splits = _folds(len(sset))
     calls = []
 
-    def factory():
+    def factory(split):
         calls.append(1)
         return tiny(hidden=8)
 
     cfg = quick(epochs=5, patience=3)
-    out = cross_validate(factory, sset, "action", splits, 6, cfg, out_dir=tmp_path,
-                         dataset_factory=_dataset_factory(sset), progress=False)
+    names = ["a", "b", "c"]
+    out = train_splits(factory, _dataset_factory(sset), splits, cfg, tmp_path,
+                       class_names=names, progress=False)
     assert len(out["folds"]) == 3 and len(calls) == 3 and [f["fold"] for f in out["folds"]] \
         == [1, 2, 3]
     accs = [f["accuracy"] for f in out["folds"]]
@@ -292,8 +293,8 @@ def test_cross_validation_and_fold_resume(tmp_path):
 
     (tmp_path / "fold_2" / "metrics.json").unlink()
     lines = []
-    again = cross_validate(factory, sset, "action", splits, 6, cfg, out_dir=tmp_path,
-                           dataset_factory=_dataset_factory(sset), log=lines.append)
+    again = train_splits(factory, _dataset_factory(sset), splits, cfg, tmp_path,
+                         class_names=names, log=lines.append)
     reused = [line for line in lines if "not trained again" in line]
     assert len(reused) == 2 and "fold_2" not in " ".join(reused)  # only fold 2 trained again
     assert any(line.startswith("epoch") for line in lines)
@@ -301,13 +302,11 @@ def test_cross_validation_and_fold_resume(tmp_path):
     assert again["folds"][1]["accuracy"] == pytest.approx(out["folds"][1]["accuracy"])
 
     with pytest.raises(ElaError, match="other model or training options"):
-        cross_validate(factory, sset, "action", splits, 6, quick(epochs=6, patience=3),
-                       out_dir=tmp_path, dataset_factory=_dataset_factory(sset),
-                       progress=False)
+        train_splits(factory, _dataset_factory(sset), splits, quick(epochs=6, patience=3),
+                     tmp_path, class_names=names, progress=False)
     with pytest.raises(ElaError, match="different split"):
-        cross_validate(factory, sset, "action", _folds(len(sset))[::-1], 6, cfg,
-                       out_dir=tmp_path, dataset_factory=_dataset_factory(sset),
-                       progress=False)
+        train_splits(factory, _dataset_factory(sset), _folds(len(sset))[::-1], cfg, tmp_path,
+                     class_names=names, progress=False)
 
 
 def test_balanced_class_weights():
@@ -323,7 +322,7 @@ def test_balanced_weights_reach_the_loss():
     data = _tiny_set(n_per_class=12, classes=3)
     keep = [i for i, s in enumerate(data.samples) if s.labels["action"] != 2 or i % 4 == 0]
     skewed = SkeletonSet([data.samples[i] for i in keep], data.layout, data.label_names)
-    from ela.training.crossval import skeleton_datasets
+    from ela.training.run import skeleton_datasets
     ds = skeleton_datasets(skewed, "action", 8)(np.arange(len(skewed)), True)
     losses = []
     for weight in (None, "balanced"):

@@ -10,6 +10,10 @@ from typing import Any
 
 from ela.attacks import ATTACKS
 from ela.errors import ElaError
+from ela.training.loop import TrainConfig
+
+TRAIN_DEFAULTS = TrainConfig()
+"""`ela train`'s defaults are TrainConfig's: one set of defaults for the CLI and the API."""
 
 DEVICE_HELP = "auto (CUDA when available), cpu, cuda or cuda:N"
 FORMAT_HELP = ("reader: ntu, ntu-npy, kinetics, pyskl, msr, bvh, bandai, npz (detected from "
@@ -112,7 +116,7 @@ def _check_train_args(args: argparse.Namespace) -> None:
                              (args.frames, 1, "--frames"), (args.window, 2, "--window"),
                              (args.folds, 2, "--folds")):
         _at_least(value, low, flag)
-    if args.lr <= 0:
+    if args.lr is not None and args.lr <= 0:
         raise ElaError(f"--lr must be > 0, got {args.lr}")
     # a syntax check of the step strings; the placeholder layout is only for steps that
     # need one (the run uses the data's own)
@@ -124,14 +128,14 @@ def _check_train_args(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ela.training.loop import TrainConfig
     from ela.training.run import run_training
 
     _check_train_args(args)
-    config = TrainConfig(weight_decay=args.weight_decay, schedule=args.schedule,
-                         patience=args.patience, label_smoothing=args.label_smoothing,
-                         monitor=args.monitor,
-                         class_weight="balanced" if args.balance else None)
+    config = TrainConfig.overridden(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        device=args.device, weight_decay=args.weight_decay, schedule=args.schedule,
+        patience=args.patience, label_smoothing=args.label_smoothing, monitor=args.monitor,
+        class_weight="balanced" if args.balance else None)
     if args.manifest:
         return _train_multimodal(args, config)
     if not args.data or not args.label:
@@ -141,9 +145,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = run_training(
         data, args.model, args.label, args.out, model_cfg=_parse_cfg(args.cfg),
         frames=args.frames, split=args.split, folds=args.folds, train_config=config,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        device=args.device, window=args.window, transform=args.transform,
-        augment=args.augment, sampling=args.sampling,
+        window=args.window, transform=args.transform, augment=args.augment,
+        sampling=args.sampling, overwrite=args.overwrite,
     )
     _print_metrics(metrics)
     print(f"run written to {args.out}")
@@ -158,8 +161,7 @@ def _train_multimodal(args: argparse.Namespace, config) -> int:
         layout=args.layout or "upper10", frames=args.frames, sampling=args.sampling,
         transform="centre" if args.transform is None else args.transform,
         split=args.split or "emotion5", folds=args.folds, glove=args.glove,
-        train_config=config, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device)
+        train_config=config, overwrite=args.overwrite)
     _print_metrics(metrics)
     print(f"run written to {args.out}")
     return 0
@@ -182,6 +184,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ela.training.run import evaluate_run
 
+    if args.adversarial:
+        given = [f for f, v in (("--data", args.data), ("--manifest", args.manifest),
+                                ("--part", args.part), ("--label", args.label)) if v]
+        if given:
+            raise ElaError(f"ela eval --adversarial scores the sequences the attack folders "
+                           f"hold; leave out {', '.join(given)}")
+        return _transfer(args, [args.run], args.adversarial)
     if args.manifest:
         from ela.training.multimodal import evaluate_multimodal_run
 
@@ -196,6 +205,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{args.run} on {args.part or 'all'} samples of {args.data}: "
           f"{metrics.get('num_samples', '?')} samples")
     _print_metrics(metrics)
+    return 0
+
+
+def _transfer(args: argparse.Namespace, runs: list[str], attacks: list[str]) -> int:
+    """Score `runs` on the sequences of `attacks`; print the matrix, write it to --out."""
+    from ela.runs.transfer import transfer_markdown, transfer_matrix, write_transfer
+
+    _at_least(args.batch_size, 1, "--batch-size")
+    matrix = transfer_matrix(runs, attacks, device=args.device, batch_size=args.batch_size)
+    print(transfer_markdown(matrix))
+    if args.out:
+        for path in write_transfer(matrix, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    return _transfer(args, args.runs, args.attacks)
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from ela.runs.robustness import robustness_curves, robustness_markdown, write_robustness
+
+    result = robustness_curves(args.attacks)
+    print(robustness_markdown(result))
+    if args.out:
+        for path in write_robustness(result, args.out):
+            print(f"wrote {path}")
     return 0
 
 
@@ -391,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--frames", type=int, default=32,
                        help="frames T every sample (or window) is brought to (default 32)")
-    train.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    train.add_argument("--epochs", type=int, default=None,
+                       help=f"training epochs (default {TRAIN_DEFAULTS.epochs})")
     train.add_argument("--folds", type=int, default=None,
                        help="k-fold cross-validation grouped by clip")
     train.add_argument("--split", default=None,
@@ -405,24 +443,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", default=None, help="training augmentation, e.g. rotate:15")
     train.add_argument("--sampling", default="resample", choices=["resample", "crop", "pad"],
                        help="how a clip becomes T frames")
-    train.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    train.add_argument("--weight-decay", type=float, default=1e-4,
-                       help="Adam weight decay (default 1e-4)")
-    train.add_argument("--schedule", default="cosine", choices=["none", "cosine", "step"],
-                       help="learning-rate schedule over the epochs (default cosine)")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help=f"samples per step (default {TRAIN_DEFAULTS.batch_size})")
+    train.add_argument("--lr", type=float, default=None,
+                       help=f"Adam learning rate (default {TRAIN_DEFAULTS.lr:g})")
+    train.add_argument("--weight-decay", type=float, default=None,
+                       help=f"Adam weight decay (default {TRAIN_DEFAULTS.weight_decay:g})")
+    train.add_argument("--schedule", default=None, choices=["none", "cosine", "step"],
+                       help="learning-rate schedule over the epochs (default "
+                            f"{TRAIN_DEFAULTS.schedule})")
     train.add_argument("--patience", type=int, default=None,
-                       help="early stopping: epochs without a better validation score")
-    train.add_argument("--label-smoothing", type=float, default=0.0,
-                       help="label smoothing of the cross-entropy (default 0)")
-    train.add_argument("--monitor", default="accuracy", choices=["accuracy", "uar", "loss"],
-                       help="validation score that picks the best epoch")
+                       help="early stopping: epochs without a better validation score "
+                            "(default: none)")
+    train.add_argument("--label-smoothing", type=float, default=None,
+                       help="label smoothing of the cross-entropy (default "
+                            f"{TRAIN_DEFAULTS.label_smoothing:g})")
+    train.add_argument("--monitor", default=None, choices=["accuracy", "uar", "loss"],
+                       help="validation score that picks the best epoch (default "
+                            f"{TRAIN_DEFAULTS.monitor})")
     train.add_argument("--balance", action="store_true",
                        help="weight the loss by inverse class frequency (skewed classes)")
     train.add_argument("--cfg", nargs="*", help="model options key=value")
-    train.add_argument("--seed", type=int, default=0,
-                       help="seed of the split, the initial weights and the batches")
-    train.add_argument("--device", default="auto", help=DEVICE_HELP)
+    train.add_argument("--seed", type=int, default=None,
+                       help="seed of the split, the initial weights and the batches "
+                            f"(default {TRAIN_DEFAULTS.seed})")
+    train.add_argument("--device", default=None, help=DEVICE_HELP)
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace a run in --out trained on other data (without it, that "
+                            "is an error naming both datasets)")
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a trained run on data")
@@ -433,8 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--label", default=None, help="label to score (default: the run's)")
     ev.add_argument("--part", default=None, choices=["train", "val", "test"],
                     help="only this part of the run's own split")
-    ev.add_argument("--out", default=None, help="folder (or .json) for metrics")
+    ev.add_argument("--out", default=None,
+                    help="folder (or .json) for metrics; with --adversarial for "
+                         "transfer.json and transfer.md")
     ev.add_argument("--device", default="auto", help=DEVICE_HELP)
+    ev.add_argument("--adversarial", nargs="+", default=None, metavar="ATTACK_DIR",
+                    help="transfer test: score the run on the clean and adversarial "
+                         "sequences of these attack folders (made on other models) instead "
+                         "of on --data")
+    ev.add_argument("--batch-size", type=int, default=64,
+                    help="sequences scored together with --adversarial (default 64)")
     ev.set_defaults(func=cmd_eval)
 
     at = sub.add_parser("attack", help="attack a trained action model")
@@ -497,7 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="pictures and a self-contained HTML report of attack "
                                         "and training folders")
     rep.add_argument("outputs", nargs="+", metavar="FOLDER",
-                     help="attack output or training run folders (or folders holding them)")
+                     help="attack output, training run, `ela transfer` or `ela robustness` "
+                          "folders (or folders holding them)")
     rep.add_argument("--html", action=argparse.BooleanOptionalAction, default=True,
                      help="write the HTML report (default: yes)")
     rep.add_argument("--out", default=None, help="HTML file (default: OUT/report.html)")
@@ -508,6 +565,29 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--animation", action=argparse.BooleanOptionalAction, default=True,
                      help="write the GIF (and MP4 when ffmpeg is there)")
     rep.set_defaults(func=cmd_report)
+
+    tr = sub.add_parser("transfer", help="transfer test: score action runs on the "
+                                         "adversarial sequences of attacks on other models")
+    tr.add_argument("--runs", nargs="+", required=True, metavar="RUN",
+                    help="target run folders (action models; columns of the matrix)")
+    tr.add_argument("--attacks", nargs="+", required=True, metavar="ATTACK_DIR",
+                    help="attack folders, or folders holding them (rows of the matrix)")
+    tr.add_argument("--out", default=None,
+                    help="folder for transfer.json and transfer.md (shown by `ela report`)")
+    tr.add_argument("--batch-size", type=int, default=64,
+                    help="sequences scored together (default 64)")
+    tr.add_argument("--device", default="auto", help=DEVICE_HELP)
+    tr.set_defaults(func=cmd_transfer)
+
+    rb = sub.add_parser("robustness", help="robust accuracy vs budget ε (ΔB/B, l2, l∞) from "
+                                           "the minimal perturbations of attack folders")
+    rb.add_argument("attacks", nargs="+", metavar="ATTACK_DIR",
+                    help="untargeted attack folders (ELA, C&W, ...), or folders holding them; "
+                         "one curve each")
+    rb.add_argument("--out", default=None,
+                    help="folder for robustness.json, robustness.md and robustness.png "
+                         "(shown by `ela report`)")
+    rb.set_defaults(func=cmd_robustness)
 
     models = sub.add_parser("models", help="list the models and their options")
     models.set_defaults(func=cmd_models)

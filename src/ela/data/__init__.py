@@ -1,4 +1,7 @@
-"""Datasets, splits, transforms and the built-in demo data."""
+"""Datasets, splits, transforms and the built-in demo data.
+
+`butter_lowpass` is re-exported from `ela.skeleton.filters` (the video extraction uses it too).
+"""
 
 from ela.data.dataset import (
     SkeletonDataset,
@@ -30,7 +33,6 @@ from ela.data.transforms import (
     Compose,
     align_view,
     build_transform,
-    butter_lowpass,
     centre,
     pad_or_crop,
     random_crop,
@@ -39,6 +41,7 @@ from ela.data.transforms import (
     to_bone,
     valid_length,
 )
+from ela.skeleton.filters import butter_lowpass
 
 __all__ = [
     "ACTIONS", "EMOTIONS", "NTU_XSUB_TRAIN", "NTU_XVIEW_TRAIN", "Compose", "SkeletonDataset",

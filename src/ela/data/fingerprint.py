@@ -58,3 +58,20 @@ def same_data(recorded: dict[str, Any] | None, now: dict[str, Any], where: str,
         return False
     raise ElaError(f"{where} was computed on {describe(recorded)}, not on the data given now, "
                    f"{describe(now)}; use another output folder, or pass {flag} to replace it")
+
+
+def multimodal_fingerprint(data: Any) -> dict[str, Any]:
+    """`data_fingerprint` of an `ela.data.manifest.MultimodalData`: its classes, labels,
+    groups, transcripts, audio features and skeletons (those loaded)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([list(data.classes), list(data.modalities), data.texts],
+                        default=str).encode())
+    for array in (data.labels, np.asarray(data.groups, dtype=str), data.prosody,
+                  *(data.mfcc or [])):
+        if array is not None:
+            h.update(np.ascontiguousarray(array).data)
+    if data.skeleton is not None:
+        h.update(data_fingerprint(data.skeleton)["digest"].encode())
+    return {"source": data.source, "layout": data.skeleton.layout.name
+            if data.skeleton is not None else None, "samples": len(data),
+            "digest": h.hexdigest()}

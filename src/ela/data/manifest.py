@@ -32,10 +32,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ela.data.dataset import fix_frames
-from ela.data.prepare import map_set
 from ela.data.transforms import Transform
 from ela.errors import DataFormatError, ElaError
 from ela.io.base import Sample, SkeletonSet
+from ela.io.mapping import map_set
 from ela.skeleton import get_layout
 from ela.text.tokenize import Vocabulary
 

@@ -1,6 +1,7 @@
 """Dataset-level preparation shared by the command line and the runs: read, select, map.
 
-These act on a whole `SkeletonSet` (per-sample transforms live in `ela.data.transforms`).
+These act on a whole `SkeletonSet` (per-sample transforms live in `ela.data.transforms`; the
+mapping of a set to another layout is `ela.io.mapping.map_set`).
 """
 
 from __future__ import annotations
@@ -8,13 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from ela.data.transforms import butter_lowpass, resample
+from ela.data.transforms import resample
 from ela.errors import ElaError
 from ela.io import read
 from ela.io.base import Sample, SkeletonSet
-from ela.skeleton import get_layout, mapping_matrix
+from ela.io.mapping import map_set
+from ela.skeleton.filters import butter_lowpass
 
 
 def read_dataset(path: str | Path, fmt: str | None = None, layout: str | None = None,
@@ -51,17 +51,6 @@ def select_classes(data: SkeletonSet, spec: str) -> SkeletonSet:
         for s in data.samples if s.labels.get(key) in old_to_new
     ]
     return replace(data, samples=samples, label_names={**data.label_names, key: wanted})
-
-
-def map_set(data: SkeletonSet, layout: str) -> SkeletonSet:
-    """Every sample mapped to `layout` with `ela.skeleton.mapping_matrix` (float32)."""
-    target = get_layout(layout)
-    if target.name == data.layout.name:
-        return data
-    w = mapping_matrix(data.layout, target).numpy()
-    samples = [Sample(np.einsum("ctvm,uv->ctum", s.data, w).astype(np.float32), s.labels,
-                      {**s.meta, "mapped_from": data.layout.name}) for s in data.samples]
-    return replace(data, samples=samples, layout=target)
 
 
 def apply_transform(data: SkeletonSet, lowpass: bool = False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,13 +268,17 @@ def _fold_splits(part: np.ndarray, k: int, name: str, seed: int) -> list[Split]:
                   part.size, {"fold": i, "folds": k, "seed": seed}) for i in range(k)]
 
 
-def _read_json(path: str | Path, kind: str) -> dict[str, Any]:
+def _read_obj(path: str | Path) -> Any:
     try:
-        obj = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise DataFormatError(path, "no such split file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataFormatError(path, f"not a JSON file: {e}") from None
+
+
+def _read_json(path: str | Path, kind: str) -> dict[str, Any]:
+    obj = _read_obj(path)
     if not isinstance(obj, dict) or obj.get("format") != kind:
         raise DataFormatError(path, f"not an {kind} file")
     return obj
@@ -308,3 +312,84 @@ def load_folds(path: str | Path) -> list[Split]:
         return [Split.from_dict(d).check() for d in obj["folds"]]
     except (KeyError, TypeError, ValueError) as e:
         raise DataFormatError(path, f"malformed folds: {e}") from None
+
+
+def save_splits(splits: Sequence[Split], path: str | Path) -> Path:
+    """One split as `save_split`, several as `save_folds`."""
+    return save_split(splits[0], path) if len(splits) == 1 else save_folds(splits, path)
+
+
+def load_splits(path: str | Path) -> list[Split]:
+    """What `save_splits` wrote: a list of one split or of the folds."""
+    obj = _read_obj(path)
+    if isinstance(obj, dict) and obj.get("format") == "ela-folds":
+        return load_folds(path)
+    return [load_split(path)]
+
+
+SPLIT_SPECS = ("holdout[:a,b,c]", "kfold:K", "emotion5", "emotion:K", "a protocol name",
+               "file:PATH or a .json file")
+"""The split specs `parse_splits` takes, for messages and help."""
+
+
+def parse_splits(spec: str, labels: np.ndarray, groups: np.ndarray | None = None,
+                 seed: int = 0, val_fraction: float = 0.1,
+                 protocol: Callable[[str], Split] | None = None) -> list[Split]:
+    """The splits of a spec string, for samples with `labels` (N,) and `groups` (N,).
+
+    Specs: ``"holdout"`` (train/val/test 0.8/0.1/0.1) or ``"holdout:0.7,0.1,0.2"``;
+    ``"kfold:K"`` (K grouped folds, `val_fraction` of each training part held out for
+    validation); ``"emotion5"`` / ``"emotion:K"`` (the emotion papers' 8 : 0.5 : 1.5
+    protocol, `emotion_cv`); ``"file:PATH"`` or a ``.json`` path written by `save_splits`;
+    any other name goes to `protocol` (e.g. "cross-subject" of a skeleton set; an error
+    when None). Every random split keeps groups whole and is stratified by label.
+    """
+    name, _, arg = spec.strip().partition(":")
+    key = name.lower()
+    if key == "file" or spec.endswith(".json"):
+        return load_splits(arg if key == "file" else spec)
+    if key == "holdout":
+        ratios = _spec_numbers(arg, spec, 3) if arg else (0.8, 0.1, 0.1)
+        return [train_val_test(labels, groups, tuple(ratios), seed)]
+    if key in ("kfold", "folds"):
+        k = int(_spec_numbers(arg, spec, 1)[0])
+        if val_fraction <= 0:
+            return group_kfold(labels, groups, k, seed)
+        return emotion_cv(labels, groups, k, (1 - val_fraction, val_fraction, 1 / k), seed)
+    if key in ("emotion", "emotion5", "emotion-cv"):
+        k = int(_spec_numbers(arg, spec, 1)[0]) if arg else 5
+        return emotion_cv(labels, groups, k, seed=seed)
+    if protocol is None:
+        raise ElaError(f"unknown split {spec!r}; one of: {', '.join(SPLIT_SPECS[:-2])}, "
+                       f"{SPLIT_SPECS[-1]}")
+    return [protocol(spec)]
+
+
+def resolve_splits(spec: str | Split | Sequence[Split], skeleton_set: SkeletonSet,
+                   label: str, seed: int = 0, val_fraction: float = 0.1,
+                   group: str = "clip") -> list[Split]:
+    """Splits of a skeleton set: a `parse_splits` spec (protocol names as `protocol_split`;
+    groups from `group_ids` with `group`), a Split or a list of Splits; checked against
+    the set's size."""
+    if isinstance(spec, Split):
+        out = [spec]
+    elif not isinstance(spec, str):
+        out = list(spec)
+    else:
+        out = parse_splits(spec, skeleton_set.labels(label), group_ids(skeleton_set, group),
+                           seed, val_fraction,
+                           lambda name: protocol_split(skeleton_set, name, label,
+                                                       val_fraction, seed))
+    if not out:
+        raise ElaError(f"split {spec!r} gives no splits")
+    return [split.check(len(skeleton_set)) for split in out]
+
+
+def _spec_numbers(text: str, spec: str, count: int) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise ElaError(f"split {spec!r}: expected {count} number(s) after ':'")
+    return values

@@ -10,7 +10,9 @@ frames are padding).
 Random transforms take a `numpy.random.Generator`; with ``rng=None`` they act in
 evaluation mode (a centred crop, no rotation), so one pipeline serves training and test.
 `build_transform` turns short strings such as ``"lowpass"``, ``"centre"``, ``"align"``,
-``"resample:32"`` or ``"rotate:15"`` into a `Compose` (used by the command line).
+``"resample:32"`` or ``"rotate:15"`` into a `Compose` (used by the command line). The
+low-pass filter and the presence mask live in `ela.skeleton.filters` (the video extraction
+uses them too).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+import torch
 
 from ela.errors import ElaError, LayoutError
+from ela.skeleton.features import bone_stream
+from ela.skeleton.filters import butter_lowpass, present
 from ela.skeleton.layout import Layout
 
 _ROOT_WORDS = ("hip", "pelvis", "root", "base")
@@ -37,79 +41,10 @@ def _check(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float32, copy=False)
 
 
-def present(data: np.ndarray) -> np.ndarray:
-    """(T, M) bool: person m has a non-zero value somewhere in frame t."""
-    return np.abs(_check(data)).sum(axis=(0, 2)) > 0
-
-
 def valid_length(data: np.ndarray) -> int:
     """Frames up to and including the last frame in which anyone is present (0 if none)."""
     frames = np.flatnonzero(present(data).any(axis=1))
     return int(frames[-1]) + 1 if frames.size else 0
-
-
-@lru_cache(maxsize=16)
-def _butter_sos(order: int, cutoff: float) -> np.ndarray:
-    return butter(order, cutoff, btype="low", output="sos")
-
-
-def _fill_gaps(seg: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Linearly interpolate (C, L, V) `seg` over frames where `ok` (L,) is False.
-
-    The first and last frames are valid (callers trim to the valid span).
-    """
-    t = np.arange(ok.size)
-    prev = np.maximum.accumulate(np.where(ok, t, 0))
-    nxt = np.minimum.accumulate(np.where(ok, t, ok.size - 1)[::-1])[::-1]
-    span = np.maximum(nxt - prev, 1)
-    w = ((t - prev) / span)[None, :, None]
-    return seg[:, prev] * (1 - w) + seg[:, nxt] * w
-
-
-def butter_lowpass(data: np.ndarray, order: int = 8, cutoff: float = 0.1) -> np.ndarray:
-    """Zero-phase Butterworth low-pass filter along time, per person, joint and channel.
-
-    Args:
-        data: (C, T, V, M) sample.
-        order: filter order (8 in the SMACN / S-STGCN papers).
-        cutoff: normalised cut-off as SciPy defines `Wn`: a fraction of the Nyquist
-            frequency, so 0.1 at 30 fps is 1.5 Hz.
-
-    The filter (SciPy ``butter(..., output="sos")`` run forwards and backwards with
-    ``sosfiltfilt``) sees only each person's valid span, from the first to the last frame
-    in which the person is present; frames inside the span where the person is absent are
-    bridged by linear interpolation for filtering and set back to zero afterwards, and
-    padding stays zero. ``sosfiltfilt`` extends the signal by ``padlen`` frames at each end
-    (27 for order 8); a span of n frames with n ≤ padlen uses ``padlen = n − 1`` instead,
-    and a span of one frame is returned unchanged.
-
-    Returns:
-        (C, T, V, M) float32 filtered sample.
-    """
-    data = _check(data)
-    if not 0 < cutoff < 1:
-        raise ElaError(f"butter_lowpass: cutoff must lie in (0, 1) (fraction of Nyquist), "
-                       f"got {cutoff}")
-    if int(order) < 1:
-        raise ElaError(f"butter_lowpass: order must be at least 1, got {order}")
-    sos = _butter_sos(int(order), float(cutoff))
-    default_padlen = 3 * (2 * len(sos) + 1
-                          - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum())))
-    out = data.copy()
-    pres = present(data)
-    for m in range(data.shape[3]):
-        idx = np.flatnonzero(pres[:, m])
-        if idx.size < 2:
-            continue
-        lo, hi = int(idx[0]), int(idx[-1]) + 1
-        ok = pres[lo:hi, m]
-        seg = data[:, lo:hi, :, m].astype(np.float64)
-        if not ok.all():
-            seg = _fill_gaps(seg, ok)
-        filtered = sosfiltfilt(sos, seg, axis=1, padlen=min(default_padlen, hi - lo - 1))
-        filtered[:, ~ok] = 0.0
-        out[:, lo:hi, :, m] = filtered
-    return out
 
 
 def pad_or_crop(data: np.ndarray, frames: int) -> np.ndarray:
@@ -279,16 +214,14 @@ def to_bone(data: np.ndarray, layout: Layout) -> np.ndarray:
     """Bone stream (C, T, V, M): joint j − its parent joint, zero at the root(s).
 
     Same shape as the joint stream, all channels differenced, as 2s-AGCN and 2s-S-STGCN
-    do. Absent persons stay zero.
+    do (`ela.skeleton.features.bone_stream`, which those models apply inside). Absent
+    persons stay zero.
     """
     data = _check(data)
     if data.shape[2] != layout.num_joints:
         raise LayoutError(f"to_bone: sample has {data.shape[2]} joints, layout "
                           f"{layout.name} has {layout.num_joints}")
-    parents = np.asarray(layout.parents)
-    out = data - data[:, :, np.maximum(parents, 0)]
-    out[:, :, parents < 0] = 0.0
-    return out
+    return bone_stream(torch.tensor(data), layout).numpy()
 
 
 _AXES = {"up": 1, "x": 0, "y": 1, "z": 2}

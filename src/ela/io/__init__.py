@@ -27,9 +27,18 @@ from typing import Any
 from ela.errors import DataFormatError
 from ela.io.bandai import NAME_RE as BANDAI_NAME
 from ela.io.bandai import find_cfg, open_bandai
-from ela.io.base import ReadResult, Sample, SkeletonSet, check_finite, iter_files
+from ela.io.base import (
+    UNLABELLED,
+    ReadResult,
+    Sample,
+    SkeletonSet,
+    check_finite,
+    iter_files,
+    require_labels,
+)
 from ela.io.bvh import BvhMotion, forward_kinematics, open_bvh, read_bvh
 from ela.io.kinetics import open_kinetics
+from ela.io.mapping import map_set
 from ela.io.msr import open_msr
 from ela.io.npz import open_npz, write_npz
 from ela.io.ntu import open_ntu, parse_skeleton_file
@@ -104,7 +113,7 @@ def read(path: str | Path, format: str | None = None, **opts: Any) -> SkeletonSe
 
 
 __all__ = [
-    "FORMATS", "BvhMotion", "ReadResult", "Sample", "SkeletonSet", "check_finite",
-    "detect_format", "forward_kinematics", "iter_files", "open_reader", "parse_skeleton_file",
-    "read", "read_bvh", "write_npz",
+    "FORMATS", "UNLABELLED", "BvhMotion", "ReadResult", "Sample", "SkeletonSet",
+    "check_finite", "detect_format", "forward_kinematics", "iter_files", "map_set",
+    "open_reader", "parse_skeleton_file", "read", "read_bvh", "require_labels", "write_npz",
 ]

@@ -3,7 +3,10 @@
 Readers are generators of `Sample`s (streaming over large folders) plus a list of skipped
 files with reasons; `SkeletonSet` collects them. Arrays are float32, metres, y up unless the
 reader's docstring says otherwise; absent persons and lost frames are all-zero and the
-sample's metadata says which frames were lost or filled.
+sample's metadata says which frames were lost or filled. A label value of `UNLABELLED` (−1)
+means the file did not say (e.g. Kinetics clips packed with ``label_index: -1``): such sets
+read, convert and can be attacked with the model's prediction as the label, but
+`require_labels` refuses them for training.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ela.errors import DataFormatError
+from ela.errors import DataFormatError, ElaError
+from ela.skeleton.checks import data_warnings
 from ela.skeleton.layout import Layout
+
+UNLABELLED = -1  # the label value of a sample whose file gives no label
 
 
 @dataclass
@@ -48,7 +54,11 @@ class SkeletonSet:
         return len(self.samples)
 
     def labels(self, key: str) -> np.ndarray:
-        """(N,) int64 labels called `key` (e.g. ``"action"``, ``"content"``, ``"style"``)."""
+        """(N,) int64 labels called `key` (e.g. ``"action"``, ``"content"``, ``"style"``).
+
+        Unlabelled samples hold `UNLABELLED` (−1), never a class index: check with
+        `require_labels` before using the labels as classes.
+        """
         try:
             return np.array([s.labels[key] for s in self.samples], dtype=np.int64)
         except KeyError:
@@ -87,15 +97,21 @@ class SkeletonSet:
         return out, lengths
 
     def summary(self) -> dict[str, Any]:
-        """Counts for `ela data info`: samples, joints, frames, persons, labels, skipped."""
+        """Counts for `ela data info`: samples, joints, frames, persons, labels, skipped.
+
+        Also ``checks`` (counts of `ela.skeleton.checks.data_warnings`: joints zero in every
+        frame, head below the hips, left/right bones of different length) and ``warnings``
+        (those problems in words). Unlabelled samples count as ``"(unlabelled)"``.
+        """
         frames = np.array([s.frames for s in self.samples]) if self.samples else np.zeros(1)
         label_counts = {}
         for key, names in self.label_names.items():
             counts = Counter(s.labels.get(key) for s in self.samples)
             label_counts[key] = {
-                (names[k] if k is not None and 0 <= k < len(names) else str(k)): n
+                _class_name(k, names): n
                 for k, n in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0]))
             }
+        checks, warnings = data_warnings([s.data for s in self.samples], self.layout)
         return {
             "source": self.source,
             "samples": len(self.samples),
@@ -109,7 +125,31 @@ class SkeletonSet:
             "fps": self.fps,
             "labels": label_counts,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+            "checks": checks,
+            "warnings": warnings,
         }
+
+
+def _class_name(k: int | None, names: list[str]) -> str:
+    if k == UNLABELLED:
+        return "(unlabelled)"
+    return names[k] if k is not None and 0 <= k < len(names) else str(k)
+
+
+def require_labels(skeleton_set: SkeletonSet, label: str, purpose: str = "training") -> None:
+    """Raise ElaError when samples of `skeleton_set` have no `label` (or it is `UNLABELLED`).
+
+    The message names the set's source, `purpose`, how many samples are unlabelled and the
+    first of their files. A missing label key raises DataFormatError (via `labels`).
+    """
+    values = skeleton_set.labels(label)
+    missing = np.flatnonzero(values == UNLABELLED)
+    if missing.size:
+        first = skeleton_set.samples[int(missing[0])].meta
+        where = first.get("file") or first.get("name") or f"sample {int(missing[0])}"
+        raise ElaError(f"{skeleton_set.source}: {missing.size} of {len(values)} samples have no "
+                       f"{label!r} label (unlabelled, e.g. {where}); {purpose} needs labelled "
+                       "data")
 
 
 Reader = Callable[..., "ReadResult"]

@@ -11,7 +11,8 @@ from the file are all-zero and listed in ``meta["lost_frames"]``.
 
 An optional label file ``{clip_id: {"label_index", "label", "has_skeleton"}}`` (found as
 ``<folder>_label.json`` beside the folder, or given as ``labels=``) overrides the labels in
-the clips; clips with ``has_skeleton`` false are skipped.
+the clips; clips with ``has_skeleton`` false are skipped. ``label_index: -1`` (what st-gcn's
+packer writes for unlabelled clips) reads as the label `UNLABELLED` (−1) and names no class.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from ela.errors import DataFormatError
 from ela.io._common import checked_data, read_text, single_or_stream
-from ela.io.base import ReadResult, Sample, iter_files
+from ela.io.base import UNLABELLED, ReadResult, Sample, iter_files
 from ela.skeleton.layouts import get_layout
 
 NUM_JOINTS = 18
@@ -110,8 +111,9 @@ def open_kinetics(path: str | Path, labels: str | Path | None = None) -> ReadRes
 
     if table is not None:
         for record in table.values():
-            if isinstance(record, dict) and isinstance(record.get("label_index"), int):
-                name_label(record["label_index"], record.get("label"))
+            index = record.get("label_index") if isinstance(record, dict) else None
+            if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+                name_label(index, record.get("label"))
 
     def parse(f: Path) -> Sample | None:
         record = table.get(f.stem) if table is not None else None
@@ -123,9 +125,11 @@ def open_kinetics(path: str | Path, labels: str | Path | None = None) -> ReadRes
         data, info = parse_clip(f)
         source = record if record is not None else info
         index = source.get("label_index")
-        if not isinstance(index, int) or index < 0:
-            raise DataFormatError(f, "no non-negative integer 'label_index'")
-        name_label(index, source.get("label"))
+        if not isinstance(index, int) or isinstance(index, bool) or index < UNLABELLED:
+            raise DataFormatError(f, f"'label_index' must be an integer ≥ 0, or -1 for an "
+                                     f"unlabelled clip; got {index!r}")
+        if index != UNLABELLED:
+            name_label(index, source.get("label"))
         meta = {"name": f.stem, "file": str(f), "label": source.get("label"),
                 "lost_frames": info["lost_frames"]}
         return Sample(data, {"action": index}, meta)

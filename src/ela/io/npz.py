@@ -4,7 +4,14 @@ Keys: ``data`` (N, C, T, V, M) float32 zero-padded, ``lengths`` (N,) int64, ``la
 name) and ``layout_json`` (joints, parents, centre, pairs, zero_bones, up_axis: so a layout
 that is not registered still loads), for each label key ``label_<key>`` (N,) int64 and
 ``label_names_<key>`` (K,) str, ``meta`` (JSON list of N dicts), ``skipped`` (JSON list of
-[file, reason]), ``fps`` (float, NaN when unknown) and ``source`` (str).
+[file, reason]), ``fps`` (float, NaN when unknown) and ``source`` (str). A label value of −1
+marks an unlabelled sample (`ela.io.base.UNLABELLED`).
+
+Joint order: V follows the layout's joint order (``kinect20`` is the MSR Action3D order).
+Files written by other tools may instead name a joint order of `JOINT_ORDERS` as their
+``layout`` (``kinect20-sdk``: the Kinect SDK order) or carry ``joint_names`` (V,) str, the
+name of each joint of ``data`` in its order; either way the joints are reordered by name
+into the layout's order on reading.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ import numpy as np
 
 from ela.errors import DataFormatError, LayoutError
 from ela.files import atomic_write_bytes
-from ela.io.base import ReadResult, Sample, SkeletonSet
+from ela.io.base import UNLABELLED, ReadResult, Sample, SkeletonSet
 from ela.skeleton.layout import Layout
-from ela.skeleton.layouts import LAYOUTS
+from ela.skeleton.layouts import JOINT_ORDERS, LAYOUTS
+from ela.skeleton.mapping import order_by_name
 
 REQUIRED = ("data", "lengths", "layout", "meta")
 
@@ -78,20 +86,42 @@ def write_npz(skeleton_set: SkeletonSet, path: str | Path, frames: int | None = 
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def _layout(path: Path, z: Any) -> Layout:
+def _joint_order(path: Path, z: Any, layout: Layout, order: tuple[str, ...] | None
+                 ) -> np.ndarray | None:
+    """Indices that put the file's joints in `layout`'s order (None: already in order)."""
+    if "joint_names" in z.files:
+        names = z["joint_names"]
+        if names.ndim != 1 or names.dtype.kind not in "US":
+            raise DataFormatError(path, f"joint_names must be a (V,) array of strings, got "
+                                        f"{names.dtype} {names.shape}")
+        order = tuple(str(n) for n in names)
+    if order is None or order == layout.joints:
+        return None
+    try:
+        return order_by_name(order, layout)
+    except LayoutError as err:
+        raise DataFormatError(path, str(err)) from None
+
+
+def _layout(path: Path, z: Any) -> tuple[Layout, np.ndarray | None]:
+    """The file's layout and the joint indices that reorder its data (None: in order)."""
     name = str(z["layout"])
+    if name in JOINT_ORDERS:
+        base, order = JOINT_ORDERS[name]
+        return LAYOUTS[base], _joint_order(path, z, LAYOUTS[base], order)
     if name in LAYOUTS:
-        return LAYOUTS[name]
+        return LAYOUTS[name], _joint_order(path, z, LAYOUTS[name], None)
     if "layout_json" not in z:
         raise DataFormatError(path, f"unknown layout {name!r} and no layout_json")
     try:
         spec = json.loads(str(z["layout_json"]))
-        return Layout(name=spec["name"], joints=tuple(spec["joints"]),
-                      parents=tuple(spec["parents"]), centre=spec["centre"],
-                      pairs=tuple(tuple(p) for p in spec["pairs"]),
-                      zero_bones=frozenset(spec["zero_bones"]), up_axis=spec["up_axis"])
+        layout = Layout(name=spec["name"], joints=tuple(spec["joints"]),
+                        parents=tuple(spec["parents"]), centre=spec["centre"],
+                        pairs=tuple(tuple(p) for p in spec["pairs"]),
+                        zero_bones=frozenset(spec["zero_bones"]), up_axis=spec["up_axis"])
     except (json.JSONDecodeError, KeyError, TypeError, LayoutError) as err:
         raise DataFormatError(path, f"bad layout_json: {err}") from None
+    return layout, _joint_order(path, z, layout, None)
 
 
 def _check(path: Path, z: Any, layout: Layout) -> tuple[np.ndarray, dict, dict, list]:
@@ -124,9 +154,10 @@ def _check(path: Path, z: Any, layout: Layout) -> tuple[np.ndarray, dict, dict, 
         names[key] = [str(s) for s in z[f"label_names_{key}"]]
         if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
             raise DataFormatError(path, f"label_{key} must be (N,) = ({n},) integers")
-        if n and (y.min() < 0 or y.max() >= len(names[key])):
+        if n and (y.min() < UNLABELLED or y.max() >= len(names[key])):
             raise DataFormatError(path, f"label_{key} has values outside 0.."
-                                        f"{len(names[key]) - 1} (label_names_{key})")
+                                        f"{len(names[key]) - 1} (label_names_{key}) and -1 "
+                                        "(unlabelled)")
         labels[key] = y
     try:
         meta = json.loads(str(z["meta"]))
@@ -155,9 +186,9 @@ def open_npz(path: str | Path) -> ReadResult:
         if missing:
             raise DataFormatError(path, f"missing arrays {missing}")
         try:
-            layout = _layout(path, z)
+            layout, order = _layout(path, z)
             lengths, labels, names, meta = _check(path, z, layout)
-            data = z["data"]
+            data = z["data"] if order is None else z["data"][:, :, :, order]
             fps = float(z["fps"]) if "fps" in z.files else float("nan")
             skipped = [(str(f), str(r)) for f, r in json.loads(str(z["skipped"]))] \
                 if "skipped" in z.files else []

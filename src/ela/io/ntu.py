@@ -11,6 +11,11 @@ all-zero and listed in ``meta["lost_frames"]``.
 
 Labels: ``"action"`` = A − 1 from the name ``SsssCcccPpppRrrrAaaa`` (names are the codes
 ``A001`` … ``A120``). Meta: name, file, setup, camera, performer (= subject), replication.
+
+Kinect v1 skeletons converted to this format keep their 20 joints in the first 20 slots and
+leave the other 5 (spine_shoulder, the ntu25 centre, hand tips and thumbs) zero in every
+frame; ``layout="kinect20"`` reads such files as (3, T, 20, 2) kinect20 (the mapping
+``ntu25 -> kinect20`` of `ela.skeleton.mapping`), and `ela data info` warns about them.
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from ela.io._common import (
 )
 from ela.io.base import ReadResult, Sample, iter_files
 from ela.skeleton.layouts import get_layout
+from ela.skeleton.mapping import map_array
 
 NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 NUM_JOINTS = 25
 MAX_BODIES = 2
 FPS = 30.0
+LAYOUTS = ("ntu25", "kinect20")
 
 
 def parse_name(name: str) -> dict[str, int] | None:
@@ -135,9 +142,9 @@ def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     return data, lost
 
 
-def _parse(path: Path) -> Sample:
+def _parse(path: Path, layout: str = "ntu25") -> Sample:
     data, lost = parse_skeleton_file(path)
-    data = checked_data(path, data)
+    data = checked_data(path, data if layout == "ntu25" else map_array(data, "ntu25", layout))
     info = parse_name(path.name)
     if info is None:
         raise DataFormatError(path, "name does not follow SsssCcccPpppRrrrAaaa (no action label)")
@@ -149,10 +156,22 @@ def _parse(path: Path) -> Sample:
     return Sample(data, {"action": info["action_code"] - 1}, meta)
 
 
-def open_ntu(path: str | Path) -> ReadResult:
-    """Stream NTU `.skeleton` files from a folder (or one file): samples (3, T, 25, 2)."""
+def open_ntu(path: str | Path, layout: str = "ntu25") -> ReadResult:
+    """Stream NTU `.skeleton` files from a folder (or one file): samples (3, T, 25, 2).
+
+    layout: ``"ntu25"``, or ``"kinect20"`` for Kinect v1 skeletons padded to 25 joints
+    (samples (3, T, 20, 2), see the module docstring).
+    """
     path = Path(path)
+    lay = get_layout(layout)
+    if lay.name not in LAYOUTS:
+        raise DataFormatError(path, f"the NTU reader reads layouts {', '.join(LAYOUTS)}, "
+                                    f"not {lay.name}; map afterwards (--layout) for others")
     files = iter_files(path, "*.skeleton")
     skipped: list[tuple[str, str]] = []
-    return ReadResult(single_or_stream(path, files, _parse, skipped), get_layout("ntu25"),
+
+    def parse(f: Path) -> Sample:
+        return _parse(f, lay.name)
+
+    return ReadResult(single_or_stream(path, files, parse, skipped), lay,
                       {"action": ntu_action_names()}, skipped, FPS, str(path))

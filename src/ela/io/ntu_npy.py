@@ -2,7 +2,8 @@
 
 The `.npy` is memory-mapped and streamed sample by sample. The `.pkl` holds
 ``(sample_names, labels)`` and is unpickled with a restricted unpickler (plain data and numpy
-arrays only). Coordinates are passed through unchanged (these arrays are usually NTU
+arrays only); a label −1 (st-gcn's packers write it for unlabelled clips) reads as
+`UNLABELLED`. Coordinates are passed through unchanged (these arrays are usually NTU
 camera-space metres, y up, or Kinetics (x, y, score)). A sample's length is its last frame
 holding any non-zero value, + 1; frames after it are padding.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from ela.errors import DataFormatError
 from ela.io._common import MAX_CLASSES, class_names, ntu_action_names, safe_load_pickle
-from ela.io.base import ReadResult, Sample
+from ela.io.base import UNLABELLED, ReadResult, Sample
 from ela.io.ntu import parse_name
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import get_layout
@@ -43,9 +44,9 @@ def load_labels(path: Path) -> tuple[list[str], list[int]]:
         labels = [int(x) for x in np.asarray(labels).reshape(-1)]
     except (TypeError, ValueError, OverflowError):
         raise DataFormatError(path, "names and labels must be lists, labels integers") from None
-    if labels and not 0 <= min(labels) <= max(labels) < MAX_CLASSES:
-        raise DataFormatError(path, f"labels must lie in 0..{MAX_CLASSES - 1}, got "
-                                    f"{min(labels)}..{max(labels)}")
+    if labels and not UNLABELLED <= min(labels) <= max(labels) < MAX_CLASSES:
+        raise DataFormatError(path, f"labels must lie in 0..{MAX_CLASSES - 1}, or be -1 "
+                                    f"(unlabelled), got {min(labels)}..{max(labels)}")
     return [str(n) for n in names], labels
 
 

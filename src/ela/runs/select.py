@@ -19,7 +19,7 @@ import torch
 
 from ela.data.dataset import collate
 from ela.errors import ElaError
-from ela.io.base import SkeletonSet
+from ela.io.base import UNLABELLED, SkeletonSet
 from ela.training.checkpoint import load, load_config
 from ela.training.run import resolve_device, run_stream
 
@@ -101,9 +101,15 @@ class Selection:
     device: torch.device
 
     def fetch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (n, C, T, V, M), y (n,), lengths (n,) of dataset indices `idx`, on the device."""
+        """x (n, C, T, V, M), y (n,), lengths (n,) of dataset indices `idx`, on the device;
+        an unlabelled sample (`ela.io.UNLABELLED`) gets the model's prediction as label."""
         x, y, lengths = collate([self.dataset[int(i)] for i in idx])
-        return x.to(self.device), y.to(self.device), lengths.to(self.device)
+        x, y, lengths = x.to(self.device), y.to(self.device), lengths.to(self.device)
+        unknown = y == UNLABELLED
+        if unknown.any():
+            with torch.no_grad():
+                y = torch.where(unknown, self.model.predict_class(self.model(x)), y)
+        return x, y, lengths
 
 
 def select_attack_samples(run: str | Path, data: SkeletonSet, samples: int | None = None,

@@ -20,7 +20,12 @@ def _indices(layout: Layout, device: str) -> dict[str, torch.Tensor]:
     bones = layout.bones
     angles = layout.angles
     dev = torch.device(device)
+    parents = layout.parents
     return {
+        "parent": torch.tensor([p if p >= 0 else j for j, p in enumerate(parents)],
+                               dtype=torch.long, device=dev),
+        "roots": torch.tensor([j for j, p in enumerate(parents) if p < 0], dtype=torch.long,
+                              device=dev),
         "bone_child": torch.tensor([c for c, _ in bones], dtype=torch.long, device=dev),
         "bone_parent": torch.tensor([p for _, p in bones], dtype=torch.long, device=dev),
         "angle_a": torch.tensor([a for a, _, _ in angles], dtype=torch.long, device=dev),
@@ -30,7 +35,8 @@ def _indices(layout: Layout, device: str) -> dict[str, torch.Tensor]:
 
 
 def layout_indices(layout: Layout, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """Cached index tensors (bones and angle triplets) of `layout` on `device`."""
+    """Cached index tensors of `layout` on `device`: bones, angle triplets, each joint's
+    parent (itself for a root) and the roots."""
     return _indices(layout, str(torch.device(device)))
 
 
@@ -54,6 +60,17 @@ def bone_vectors(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     idx = layout_indices(layout, x.device)
     xyz = x[:, :3]
     return xyz[:, :, :, idx["bone_child"]] - xyz[:, :, :, idx["bone_parent"]]
+
+
+def bone_stream(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Bone stream of joints x (..., V, M): joint j − its parent joint, zero at the root(s).
+
+    Same shape as x, every channel differenced, zero-length bones included: the bone input
+    of 2s-AGCN and 2s-S-STGCN. Models apply it to (N, C, T, V, M) batches inside their
+    forward pass, `ela.data.transforms.to_bone` to one (C, T, V, M) sample.
+    """
+    idx = layout_indices(layout, x.device)
+    return (x - x[..., idx["parent"], :]).index_fill(-2, idx["roots"], 0.0)
 
 
 def _safe_norm(v: torch.Tensor, dim: int, eps: float = 1e-12) -> torch.Tensor:

@@ -44,6 +44,7 @@ NTU25 = Layout(
                                     (14, 18), (15, 19), (21, 23), (22, 24)]),
 )
 
+# The MSR Action3D joint order, not the Kinect SDK's (that one is JOINT_ORDERS["kinect20-sdk"]).
 KINECT20 = Layout(
     name="kinect20",
     joints=(
@@ -171,11 +172,30 @@ ALIASES = {"ntu": "ntu25", "kinect": "kinect20", "msr": "kinect20", "kinetics": 
            "mediapipe": "mediapipe33", "bandai": "bandai21"}
 
 
+# Other tools' joint orders of a built-in layout: order name -> (layout, joint names in the
+# order of the data). kinect20 itself is the MSR Action3D order; the Kinect v1 SDK
+# (NUI_SKELETON_POSITION_INDEX) counts from the hip centre up the spine, then the left arm,
+# the right arm, the left leg and the right leg.
+JOINT_ORDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "kinect20-sdk": ("kinect20", (
+        "hip_centre", "spine", "shoulder_centre", "head",
+        "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+        "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+        "left_hip", "left_knee", "left_ankle", "left_foot",
+        "right_hip", "right_knee", "right_ankle", "right_foot",
+    )),
+}
+
+
 def get_layout(name: str | Layout) -> Layout:
     """Look a layout up by name or alias (a `Layout` is returned unchanged)."""
     if isinstance(name, Layout):
         return name
     key = ALIASES.get(name.lower(), name.lower())
+    if key in JOINT_ORDERS:
+        raise LayoutError(f"{name!r} is a joint order of layout {JOINT_ORDERS[key][0]}, not a "
+                          f"layout: data stored in that order are read as "
+                          f"{JOINT_ORDERS[key][0]} (e.g. an .npz whose layout is {key!r})")
     if key not in LAYOUTS:
         raise LayoutError(f"unknown layout {name!r}; known: {', '.join(sorted(LAYOUTS))}")
     return LAYOUTS[key]

@@ -1,11 +1,17 @@
 """Mappings between layouts as (V_out, V_in) selection / averaging matrices.
 
 `map_layout(x, W)` applies one to an (N, C, T, V_in, M) tensor with gradients flowing, so an
-emotion model on one layout can read an action model's input on another.
+emotion model on one layout can read an action model's input on another; `map_array` maps one
+(C, T, V_in, M) NumPy sample. `order_by_name` reorders data stored in another tool's joint
+order (e.g. the Kinect SDK's, ``JOINT_ORDERS["kinect20-sdk"]``) into a layout's order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
 import torch
 
 from ela.errors import LayoutError
@@ -28,6 +34,20 @@ _SPECS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "head": ("head",), "left_shoulder": ("left_shoulder",), "left_elbow": ("left_elbow",),
         "left_wrist": ("left_wrist",), "right_shoulder": ("right_shoulder",),
         "right_elbow": ("right_elbow",), "right_wrist": ("right_wrist",),
+    },
+    # Kinect v1's 20 joints are Kinect v2's first 20, slot for slot: v1's shoulder centre
+    # sits in v2's slot 3 ("neck"), where v1 skeletons padded to 25 joints keep it (their
+    # spine_shoulder is zero); in genuine v2 data the neck is a few cm above it.
+    ("ntu25", "kinect20"): {
+        "hip_centre": ("spine_base",), "spine": ("spine_mid",), "shoulder_centre": ("neck",),
+        "head": ("head",), "left_shoulder": ("left_shoulder",), "left_elbow": ("left_elbow",),
+        "left_wrist": ("left_wrist",), "left_hand": ("left_hand",),
+        "right_shoulder": ("right_shoulder",), "right_elbow": ("right_elbow",),
+        "right_wrist": ("right_wrist",), "right_hand": ("right_hand",),
+        "left_hip": ("left_hip",), "left_knee": ("left_knee",), "left_ankle": ("left_ankle",),
+        "left_foot": ("left_foot",), "right_hip": ("right_hip",),
+        "right_knee": ("right_knee",), "right_ankle": ("right_ankle",),
+        "right_foot": ("right_foot",),
     },
     ("kinect20", "gait16"): {
         "root": ("hip_centre",), "spine": ("spine",), "neck": ("shoulder_centre",),
@@ -119,6 +139,36 @@ def mapping_matrix(source: str | Layout, target: str | Layout) -> torch.Tensor:
         for s in sources:
             w[row, src.index(s)] = 1.0 / len(sources)
     return w
+
+
+@lru_cache(maxsize=64)
+def _numpy_matrix(source: Layout, target: Layout) -> np.ndarray:
+    w = mapping_matrix(source, target).numpy()
+    w.flags.writeable = False
+    return w
+
+
+def map_array(data: np.ndarray, source: str | Layout, target: str | Layout) -> np.ndarray:
+    """(C, T, V_target, M) float32: a (C, T, V_source, M) sample mapped by `mapping_matrix`."""
+    w = _numpy_matrix(get_layout(source), get_layout(target))
+    return np.einsum("ctvm,uv->ctum", np.asarray(data), w).astype(np.float32)
+
+
+def order_by_name(names: Sequence[str], layout: str | Layout) -> np.ndarray:
+    """(V,) indices into `names` that put data whose joints are `names` in `layout`'s order.
+
+    ``data[:, :, order_by_name(names, layout)]`` is in the layout's joint order. Raises
+    LayoutError naming the joints that are missing, unknown or repeated.
+    """
+    lay = get_layout(layout)
+    names = [str(n) for n in names]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    missing = [n for n in lay.joints if n not in names]
+    unknown = [n for n in names if n not in lay.joints]
+    if repeated or missing or unknown or len(names) != lay.num_joints:
+        raise LayoutError(f"joint names do not match layout {lay.name}: missing {missing}, "
+                          f"unknown {unknown}, repeated {repeated}")
+    return np.array([names.index(n) for n in lay.joints], dtype=np.int64)
 
 
 def available_mappings() -> list[tuple[str, str]]:

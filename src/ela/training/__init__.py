@@ -15,7 +15,7 @@ from ela.training.checkpoint import (
     load_config,
     save_checkpoint,
 )
-from ela.training.crossval import cross_validate, train_one_split
+from ela.training.crossval import train_one_split, train_splits
 from ela.training.loop import TrainConfig, TrainResult, evaluate, resolve_device, train
 from ela.training.metrics import classification_metrics, confusion_matrix, mean_std
 from ela.training.run import evaluate_run, resolve_splits, run_training
@@ -24,7 +24,7 @@ load_checkpoint = load
 
 __all__ = [
     "TrainConfig", "TrainResult", "check_compatible", "classification_metrics",
-    "confusion_matrix", "cross_validate", "evaluate", "evaluate_run", "load",
+    "confusion_matrix", "evaluate", "evaluate_run", "load",
     "load_checkpoint", "load_config", "mean_std", "resolve_device", "resolve_splits",
-    "run_training", "save_checkpoint", "train", "train_one_split",
+    "run_training", "save_checkpoint", "train", "train_one_split", "train_splits",
 ]

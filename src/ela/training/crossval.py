@@ -1,17 +1,20 @@
-"""k-fold cross-validation: one fresh model per fold, tested as its best-validation epoch.
+"""The one fold runner of every training run (skeleton and multimodal alike).
 
-Result (also what ``ela train --folds K`` writes to metrics.json): ``folds`` (per-fold test
-metrics with training summary), ``mean`` and ``std`` over folds (population std) of every
-scalar metric, and at top level ``accuracy``/``war``/``uar``/``wap`` = the fold means,
-``confusion`` and ``support`` summed over folds (each sample is tested once in k-fold), and
-``classes``. ``checkpoint_fold`` is the fold with the best validation score (ties: the
-earlier fold; fold 1 without validation sets), whose model `run_training` copies to the run
-folder.
+`train_splits` trains one fresh model per split, tests it as its best-validation epoch and
+writes the results; `run_training` and `run_multimodal_training` only prepare the data, the
+model factory and the datasets. Result (also what ``ela train`` writes to metrics.json):
+with one split, that split's test metrics (`train_one_split`); with folds, ``folds``
+(per-fold test metrics with training summary), ``mean`` and ``std`` over folds (population
+std) of every scalar metric, and at top level ``accuracy``/``war``/``uar``/``wap`` = the
+fold means, ``confusion`` and ``support`` summed over folds (each sample is tested once in
+k-fold), and ``classes``. ``checkpoint_fold`` is the fold with the best validation score
+(ties: the earlier fold; fold 1 without validation sets), whose checkpoint is copied to the
+run folder.
 
-With ``out_dir`` every fold writes ``fold_<k>/`` (k from 1): its checkpoint
-(model.safetensors + config.json) and then ``metrics.json``; a fold whose metrics.json exists
-is not trained again (resume), and an interrupted fold resumes from its per-epoch training
-state in ``fold_<k>/train_state/`` (removed when the fold is done).
+With ``out_dir`` one split writes its checkpoint and then ``metrics.json`` there; folds
+write ``fold_<k>/`` each (k from 1). A split whose metrics.json exists is not trained again
+(resume), and an interrupted one resumes from its per-epoch training state in
+``train_state/`` (removed when the split is done).
 """
 
 from __future__ import annotations
@@ -28,53 +31,25 @@ from torch.utils.data import Dataset
 
 from ela.errors import ElaError
 from ela.files import atomic_write_json
-from ela.io.base import SkeletonSet
 from ela.models.registry import SkeletonModel
 from ela.training.checkpoint import read_json, save_checkpoint
+from ela.training.folder import METRICS_FILE, STATE_DIR, copy_checkpoint, fold_dir
 from ela.training.loop import TrainConfig, evaluate, make_logger, seed_everything, train
 from ela.training.metrics import mean_std
 
 DatasetFactory = Callable[[np.ndarray, bool], Dataset]
 """(indices, is_training) -> Dataset of (x, y, length) for those samples of the set."""
 
+ModelFactory = Callable[["SplitLike"], SkeletonModel]
+"""split -> a fresh model for that split (called right after seeding, so every split
+starts from the same reproducible initialisation; the split lets a model fit statistics,
+e.g. audio standardisation, on its training part only)."""
+
 
 class SplitLike(Protocol):
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
-
-
-def skeleton_datasets(
-    skeleton_set: SkeletonSet,
-    label: str,
-    frames: int,
-    transform=None,
-    train_transform=None,
-    sampling: str = "resample",
-    seed: int = 0,
-) -> DatasetFactory:
-    """A DatasetFactory of `ela.data.SkeletonDataset`s.
-
-    Training datasets get `train_transform` (augmentation) and random crops; validation and
-    test datasets are deterministic.
-    """
-    from ela.data.dataset import SkeletonDataset
-
-    def make(indices: np.ndarray, training: bool) -> Dataset:
-        return SkeletonDataset(skeleton_set, label, frames, transform=transform,
-                               train_transform=train_transform if training else None,
-                               indices=indices, sampling=sampling, train=training, seed=seed)
-
-    return make
-
-
-def class_names_of(skeleton_set: SkeletonSet, label: str) -> list[str]:
-    """Names of the classes of `label` (label_names, else "0".."K-1" from the labels)."""
-    names = skeleton_set.label_names.get(label)
-    if names:
-        return list(names)
-    labels = skeleton_set.labels(label)
-    return [str(i) for i in range(int(labels.max()) + 1)] if labels.size else []
 
 
 def split_digest(split: SplitLike) -> str:
@@ -86,20 +61,15 @@ def split_digest(split: SplitLike) -> str:
     return h.hexdigest()[:16]
 
 
-def cross_validate(
-    model_factory: Callable[[], SkeletonModel],
-    skeleton_set: SkeletonSet,
-    label: str,
+def train_splits(
+    model_factory: ModelFactory,
+    make_ds: DatasetFactory,
     splits: Sequence[SplitLike],
-    frames: int,
     train_config: TrainConfig,
-    *,
-    transform=None,
-    train_transform=None,
-    sampling: str = "resample",
     out_dir: str | Path | None = None,
-    class_names: list[str] | None = None,
-    dataset_factory: DatasetFactory | None = None,
+    *,
+    class_names: list[str],
+    prep: dict[str, Any] | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
     groups: np.ndarray | None = None,
     progress: bool = True,
@@ -107,19 +77,18 @@ def cross_validate(
 ) -> dict[str, Any]:
     """Train and test one model per split; see the module doc for the result and files.
 
-    model_factory: builds a fresh model (called after seeding with train_config.seed, so every
-    fold starts from the same reproducible initialisation). dataset_factory: overrides the
-    default SkeletonDataset construction (frames, transforms and sampling are then ignored).
-    checkpoint_extra: merged into every fold's checkpoint config (which also gets "fold": k).
-    groups: the clip id of every sample of the set, for per-clip test metrics (see
-    `train_one_split`).
+    prep: how the data were prepared (frames, transform, vocabulary, ...): a finished split
+    is reused only for the same model, training options and `prep`. checkpoint_extra:
+    merged into every checkpoint's config (folds also get "fold": k). groups: the clip id
+    of every sample, for per-clip test metrics (see `train_one_split`).
     """
     if not splits:
-        raise ElaError("cross_validate needs at least one split")
-    names = class_names if class_names is not None else class_names_of(skeleton_set, label)
-    make_ds = dataset_factory or skeleton_datasets(skeleton_set, label, frames, transform,
-                                                   train_transform, sampling,
-                                                   train_config.seed)
+        raise ElaError("train_splits needs at least one split")
+    extra = {**(prep or {}), **(checkpoint_extra or {})}
+    if len(splits) == 1:
+        return train_one_split(model_factory, make_ds, splits[0], train_config, out_dir,
+                               class_names=class_names, prep=prep, checkpoint_extra=extra,
+                               groups=groups, progress=progress, log=log)
     say = make_logger(progress, log)
     folds = []
     for k, split in enumerate(splits, start=1):
@@ -127,14 +96,16 @@ def cross_validate(
             f"test {len(split.test)}")
         metrics = train_one_split(
             model_factory, make_ds, split, train_config,
-            Path(out_dir) / f"fold_{k}" if out_dir is not None else None,
-            class_names=names,
-            checkpoint_extra={"label": label, **(checkpoint_extra or {}), "fold": k},
-            fold=k, groups=groups, progress=progress, log=log)
+            fold_dir(out_dir, k) if out_dir is not None else None, class_names=class_names,
+            prep=prep, checkpoint_extra={**extra, "fold": k}, fold=k, groups=groups,
+            progress=progress, log=log)
         say(f"fold {k}/{len(splits)}: test accuracy {metrics['accuracy']:.4f}, "
             f"UAR {metrics['uar']:.4f} (best epoch {metrics['best_epoch']})")
         folds.append(metrics)
-    return summarise_folds(folds, names)
+    summary = summarise_folds(folds, class_names)
+    if out_dir is not None:
+        copy_checkpoint(fold_dir(out_dir, summary["checkpoint_fold"]), Path(out_dir))
+    return summary
 
 
 def options_diff(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
@@ -152,13 +123,14 @@ def options_diff(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -
 
 
 def train_one_split(
-    model_factory: Callable[[], SkeletonModel],
+    model_factory: ModelFactory,
     make_ds: DatasetFactory,
     split: SplitLike,
     train_config: TrainConfig,
     out_dir: str | Path | None = None,
     *,
     class_names: list[str],
+    prep: dict[str, Any] | None = None,
     checkpoint_extra: dict[str, Any] | None = None,
     fold: int | None = None,
     groups: np.ndarray | None = None,
@@ -168,9 +140,10 @@ def train_one_split(
     """Train a fresh model on `split`, pick its best-validation epoch, test it.
 
     Returns the test metrics plus ``split_digest``, ``sizes``, ``best_epoch``,
-    ``best_val_score``, ``training`` (the TrainResult summary), ``options`` (model config and
-    training options) and ``fold`` when given; with `groups` (one clip id per sample of the
-    set, e.g. for windows) also ``clip`` and ``clip_confusion``: one vote per test clip.
+    ``best_val_score``, ``training`` (the TrainResult summary), ``options`` (model config,
+    training options and `prep`) and ``fold`` when given; with `groups` (one clip id per
+    sample of the set, e.g. for windows) also ``clip`` and ``clip_confusion``: one vote per
+    test clip.
     With `out_dir`: if ``out_dir/metrics.json`` exists for the same split and options it is
     returned without training (other options raise ElaError); otherwise training resumes
     from ``out_dir/train_state`` if present, and the checkpoint and then metrics.json are
@@ -179,25 +152,25 @@ def train_one_split(
     folder = Path(out_dir) if out_dir is not None else None
     digest = split_digest(split)
     seed_everything(train_config.seed)
-    model = model_factory()
-    options = _options(train_config, model)
-    if folder is not None and (folder / "metrics.json").exists():
-        done = read_json(folder / "metrics.json", error=ElaError)
+    model = model_factory(split)
+    options = _options(train_config, model, prep)
+    if folder is not None and (folder / METRICS_FILE).exists():
+        done = read_json(folder / METRICS_FILE, error=ElaError)
         if done.get("split_digest") != digest:
-            raise ElaError(f"{folder / 'metrics.json'} was computed on a different split "
+            raise ElaError(f"{folder / METRICS_FILE} was computed on a different split "
                            f"(seed or protocol changed); use another output folder")
         if done.get("options") != options:
-            raise ElaError(f"{folder / 'metrics.json'} was computed with other model or "
+            raise ElaError(f"{folder / METRICS_FILE} was computed with other model or "
                            f"training options: {options_diff(done.get('options') or {}, options)}"
                            "; use another output folder")
-        make_logger(progress, log)(f"{folder / 'metrics.json'} exists: not trained again")
+        make_logger(progress, log)(f"{folder / METRICS_FILE} exists: not trained again")
         return done
     if len(split.test) == 0:
         raise ElaError("the split has an empty test part")
     val_ds = make_ds(np.asarray(split.val), False) if len(split.val) else None
     result = train(model, make_ds(np.asarray(split.train), True), val_ds, train_config,
                    progress=progress, log=log, class_names=class_names,
-                   checkpoint_dir=folder / "train_state" if folder else None, resume=True)
+                   checkpoint_dir=folder / STATE_DIR if folder else None, resume=True)
     test = np.asarray(split.test)
     metrics, _, _ = evaluate(model, make_ds(test, False),
                              train_config.eval_batch_size or train_config.batch_size,
@@ -212,17 +185,20 @@ def train_one_split(
         metrics["fold"] = fold
     if folder is not None:
         save_checkpoint(model, folder, {"classes": class_names, **(checkpoint_extra or {})})
-        atomic_write_json(folder / "metrics.json", metrics)
-        shutil.rmtree(folder / "train_state", ignore_errors=True)
+        atomic_write_json(folder / METRICS_FILE, metrics)
+        shutil.rmtree(folder / STATE_DIR, ignore_errors=True)
     return metrics
 
 
-def _options(train_config: TrainConfig, model: SkeletonModel) -> dict[str, Any]:
-    """What makes a finished result reusable: the model config and the training options
-    that change results (not device, workers or evaluation batch size), as JSON values."""
+def _options(train_config: TrainConfig, model: SkeletonModel,
+             prep: dict[str, Any] | None) -> dict[str, Any]:
+    """What makes a finished result reusable: the model config, the training options that
+    change results (not device, workers or evaluation batch size) and the data preparation,
+    as JSON values."""
     train_opts = {k: v for k, v in train_config.to_dict().items()
                   if k not in ("device", "num_workers", "eval_batch_size")}
-    return json.loads(json.dumps({"model": dict(model.config), "train": train_opts}))
+    return json.loads(json.dumps({"model": dict(model.config), "train": train_opts,
+                                  "prep": prep or {}}))
 
 
 def summarise_folds(folds: list[dict[str, Any]], classes: list[str]) -> dict[str, Any]:

@@ -70,13 +70,13 @@ class TrainConfig:
     N / (C · n_c) of the training set (for skewed classes scored by UAR).
     """
 
-    epochs: int = 50
+    epochs: int = 60
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float = 1e-4
     momentum: float = 0.9
-    schedule: str = "none"
+    schedule: str = "cosine"
     step_size: int = 30
     gamma: float = 0.1
     min_lr: float = 0.0

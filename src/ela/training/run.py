@@ -1,7 +1,10 @@
 """What ``ela train`` and ``ela eval`` do, as two library calls on an already-read dataset.
 
-`run_training` writes into the run folder:
+`run_training` prepares the skeleton data and hands it to the one fold runner
+(`ela.training.crossval.train_splits`); it writes into the run folder
+(`ela.training.folder`):
 
+- ``data.json``: the fingerprint of the data (a folder of other data is refused);
 - ``split.json``: the split (``ela-split``) or the folds (``ela-folds``) used;
 - ``metrics.json``: test metrics of the best-validation model. One split: ``accuracy`` =
   ``war``, ``uar``, ``wap``, ``confusion``, ``classes``, ``support``, ``per_class_recall``,
@@ -29,93 +32,51 @@ import torch
 
 from ela.data import splits as S
 from ela.data.dataset import SAMPLINGS, SkeletonDataset, clip_id, collate, window_set
+from ela.data.fingerprint import data_fingerprint
+from ela.data.splits import resolve_splits
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
-from ela.io.base import SkeletonSet
-from ela.models.registry import create_model
-from ela.training.checkpoint import (
-    CONFIG_FILE,
-    MODEL_FILE,
-    check_compatible,
-    load,
-    load_config,
-    read_json,
-)
-from ela.training.crossval import (
-    class_names_of,
-    cross_validate,
-    skeleton_datasets,
-    train_one_split,
-)
+from ela.io.base import SkeletonSet, require_labels
+from ela.models.registry import SkeletonModel, create_model
+from ela.training.checkpoint import check_compatible, load, load_config
+from ela.training.crossval import DatasetFactory, train_splits
+from ela.training.folder import METRICS_FILE, SPLIT_FILE, claim, run_part
 from ela.training.loop import TrainConfig, evaluate, make_logger, resolve_device
 
-SPLIT_FILE = "split.json"
-METRICS_FILE = "metrics.json"
+__all__ = ["class_names_of", "clip_groups", "default_split", "evaluate_run", "prepare_data",
+           "resolve_splits", "run_dataset", "run_inputs", "run_stream", "run_training",
+           "skeleton_datasets", "write_evaluation"]
 
-
-def resolve_splits(
-    spec: str | S.Split | Sequence[S.Split],
+def skeleton_datasets(
     skeleton_set: SkeletonSet,
     label: str,
+    frames: int,
+    transform=None,
+    train_transform=None,
+    sampling: str = "resample",
     seed: int = 0,
-    val_fraction: float = 0.1,
-    group: str = "clip",
-) -> list[S.Split]:
-    """Splits from a spec; every random split keeps `group` ids whole and is stratified.
+) -> DatasetFactory:
+    """A DatasetFactory of `ela.data.SkeletonDataset`s of `skeleton_set`.
 
-    Specs: ``"holdout"`` (train/val/test 0.8/0.1/0.1) or ``"holdout:0.7,0.1,0.2"``;
-    ``"kfold:K"`` (K grouped folds, `val_fraction` of each training part held out for
-    validation); ``"emotion5"`` / ``"emotion:K"`` (the emotion papers' 8 : 0.5 : 1.5
-    protocol, `ela.data.splits.emotion_cv`); a protocol name (``"cross-subject"``,
-    ``"ntu-cross-view"``, ... with `val_fraction` of the training part for validation);
-    ``"file:PATH"`` or a ``.json`` path written by save_split/save_folds; or Split objects.
+    Training datasets get `train_transform` (augmentation) and random crops; validation and
+    test datasets are deterministic.
     """
-    if isinstance(spec, S.Split):
-        out = [spec]
-    elif not isinstance(spec, str):
-        out = list(spec)
-    else:
-        out = _splits_from_text(spec, skeleton_set, label, seed, val_fraction, group)
-    for split in out:
-        split.check(len(skeleton_set))
-    if not out:
-        raise ElaError(f"split {spec!r} gives no splits")
-    return out
+    def make(indices: np.ndarray, training: bool) -> SkeletonDataset:
+        return SkeletonDataset(skeleton_set, label, frames, transform=transform,
+                               train_transform=train_transform if training else None,
+                               indices=indices, sampling=sampling, train=training, seed=seed)
+
+    return make
 
 
-def _splits_from_text(spec: str, sset: SkeletonSet, label: str, seed: int,
-                      val_fraction: float, group: str) -> list[S.Split]:
-    name, _, arg = spec.strip().partition(":")
-    key = name.lower()
-    if key == "file" or spec.endswith(".json"):
-        path = arg if key == "file" else spec
-        kind = read_json(path, error=ElaError).get("format")
-        return S.load_folds(path) if kind == "ela-folds" else [S.load_split(path)]
-    labels = sset.labels(label)
-    groups = S.group_ids(sset, group)
-    if key == "holdout":
-        ratios = _numbers(arg, spec, 3) if arg else (0.8, 0.1, 0.1)
-        return [S.train_val_test(labels, groups, tuple(ratios), seed)]
-    if key in ("kfold", "folds"):
-        k = int(_numbers(arg, spec, 1)[0])
-        if val_fraction <= 0:
-            return S.group_kfold(labels, groups, k, seed)
-        return S.emotion_cv(labels, groups, k, (1 - val_fraction, val_fraction, 1 / k), seed)
-    if key in ("emotion", "emotion5", "emotion-cv"):
-        k = int(_numbers(arg, spec, 1)[0]) if arg else 5
-        return S.emotion_cv(labels, groups, k, seed=seed)
-    return [S.protocol_split(sset, spec, label, val_fraction, seed)]
-
-
-def _numbers(text: str, spec: str, count: int) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != count:
-        raise ElaError(f"split {spec!r}: expected {count} number(s) after ':'")
-    return values
+def class_names_of(skeleton_set: SkeletonSet, label: str) -> list[str]:
+    """Names of the classes of `label` (label_names, else "0".."K-1" from the labels)."""
+    names = skeleton_set.label_names.get(label)
+    if names:
+        return list(names)
+    labels = skeleton_set.labels(label)
+    return [str(i) for i in range(int(labels.max()) + 1)] if labels.size else []
 
 
 def run_training(
@@ -139,6 +100,7 @@ def run_training(
     augment: Sequence[str] | str | None = None,
     sampling: str = "resample",
     val_fraction: float = 0.1,
+    overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -152,12 +114,15 @@ def run_training(
     `ela.data.transforms.build_transform` (preprocessing of every sample, default "centre",
     "" for none; augmentation of training samples only). Everything needed to prepare data
     the same way again (label, frames, sampling, window, transform) goes into config.json
-    for `evaluate_run` and `run_inputs`. Returns the metrics written to metrics.json.
+    for `evaluate_run` and `run_inputs`. A folder trained on other data is an error naming
+    both datasets, or, with `overwrite`, replaced (`ela.training.folder.claim`). Returns
+    the metrics written to metrics.json.
     """
     cfg = TrainConfig.overridden(train_config, epochs=epochs, batch_size=batch_size, lr=lr,
                                  seed=seed, device=device)
     if sampling not in SAMPLINGS:
         raise ElaError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    require_labels(skeleton_set, label, "training")
     transform = "centre" if transform is None else transform
     prep = {"label": label, "frames": int(frames), "sampling": sampling, "window": window,
             "transform": _spec_list(transform), "augment": _spec_list(augment)}
@@ -166,12 +131,9 @@ def run_training(
     if folds is not None:
         split = f"emotion:{folds}" if str(split).startswith("emotion") else f"kfold:{folds}"
     splits = resolve_splits(split, data, label, cfg.seed, val_fraction)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if len(splits) == 1:
-        S.save_split(splits[0], out / SPLIT_FILE)
-    else:
-        S.save_folds(splits, out / SPLIT_FILE)
+    fingerprint = data_fingerprint(skeleton_set)
+    out = claim(out, fingerprint, overwrite)
+    S.save_splits(splits, out / SPLIT_FILE)
 
     layout = data.layout
     names = class_names_of(data, label)
@@ -179,25 +141,19 @@ def run_training(
     pre = build_transform(transform, layout)
     aug = build_transform(augment, layout) if augment else None
 
-    def factory():
+    def factory(_split: S.Split) -> SkeletonModel:
         return create_model(model, layout, len(names), in_channels=in_channels,
                             **(model_cfg or {}))
 
-    extra = {**prep, "train_config": cfg.to_dict(), "data": skeleton_set.source,
-             "split": [s.name for s in splits]}
-    groups = clip_groups(data) if window else None
-    if len(splits) == 1:
-        make_ds = skeleton_datasets(data, label, frames, pre, aug, sampling, cfg.seed)
-        metrics = train_one_split(factory, make_ds, splits[0], cfg, out, class_names=names,
-                                  checkpoint_extra=extra, groups=groups, progress=progress,
-                                  log=log)
-    else:
-        metrics = cross_validate(factory, data, label, splits, frames, cfg,
-                                 transform=pre, train_transform=aug, sampling=sampling,
-                                 out_dir=out, class_names=names, checkpoint_extra=extra,
-                                 groups=groups, progress=progress, log=log)
-        _copy_checkpoint(out / f"fold_{metrics['checkpoint_fold']}", out)
+    metrics = train_splits(
+        factory, skeleton_datasets(data, label, frames, pre, aug, sampling, cfg.seed), splits,
+        cfg, out, class_names=names, prep=prep,
+        checkpoint_extra={"train_config": cfg.to_dict(), "data": skeleton_set.source,
+                          "data_fingerprint": fingerprint,
+                          "split": [s.name for s in splits]},
+        groups=clip_groups(data) if window else None, progress=progress, log=log)
     metrics["split"] = [s.name for s in splits] if len(splits) > 1 else splits[0].name
+    metrics["data_fingerprint"] = fingerprint
     atomic_write_json(out / METRICS_FILE, metrics)
     make_logger(progress, log)(
         f"test accuracy {metrics['accuracy']:.4f}  UAR {metrics['uar']:.4f}  "
@@ -268,8 +224,9 @@ def evaluate_run(
     """
     config = load_config(run_dir)
     label, names = _check_data(run_dir, config, skeleton_set, label)
+    require_labels(skeleton_set, label, "evaluation")
     data = prepare_data(skeleton_set, config)
-    indices = _run_part(Path(run_dir), config, part, len(data)) if part is not None else None
+    indices = run_part(run_dir, config, part, len(data)) if part is not None else None
     model = load(run_dir, device=resolve_device(device))
     ds = run_dataset(config, data, label, indices)
     groups = clip_groups(data)[ds.indices] if config.get("window") else None
@@ -332,7 +289,7 @@ def run_stream(
     if part is None or part == "all":
         candidates = np.arange(len(data))
     else:
-        candidates = _run_part(Path(run_dir), config, part, len(data))
+        candidates = run_part(run_dir, config, part, len(data))
     return run_dataset(config, data, label, cache=False), candidates, names
 
 
@@ -344,23 +301,6 @@ def _check_data(run_dir, config: dict[str, Any], sset: SkeletonSet,
     check_compatible(config, sset.layout.name, sset.layout.num_joints,
                      sset.label_names.get(label), where=str(run_dir))
     return label, config.get("classes") or class_names_of(sset, label)
-
-
-def _run_part(run_dir: Path, config: dict[str, Any], part: str, num_samples: int
-              ) -> np.ndarray:
-    if part not in ("train", "val", "test"):
-        raise ElaError(f"part must be 'train', 'val' or 'test', got {part!r}")
-    kind = read_json(run_dir / SPLIT_FILE, error=ElaError).get("format")
-    if kind == "ela-split":
-        split = S.load_split(run_dir / SPLIT_FILE)
-    else:
-        fold = config.get("fold")
-        folds = S.load_folds(run_dir / SPLIT_FILE)
-        if fold is None or not 1 <= int(fold) <= len(folds):
-            raise ElaError(f"{run_dir}: a run with folds and no \"fold\" in its config has no "
-                           f"single {part} part")
-        split = folds[int(fold) - 1]
-    return split.check(num_samples).parts()[part]
 
 
 def _predictions_csv(indices, y_true, y_pred, names: list[str]) -> bytes:
@@ -379,8 +319,3 @@ def _spec_list(spec: Sequence[str] | str | None) -> list[str]:
     if isinstance(spec, str):
         return [s for s in spec.replace("+", " ").split() if s]
     return [str(s) for s in spec]
-
-
-def _copy_checkpoint(src: Path, dst: Path) -> None:
-    atomic_write_bytes(dst / MODEL_FILE, (src / MODEL_FILE).read_bytes())
-    atomic_write_bytes(dst / CONFIG_FILE, (src / CONFIG_FILE).read_bytes())

@@ -2,7 +2,7 @@
 
 Steps: per-frame 3D pose (MediaPipe world landmarks, metres, `ela.video.pose`), frames where
 no person was found filled, the papers' low-pass filter (Butterworth order 8, normalised
-cut-off 0.1, zero-phase: `ela.data.transforms.butter_lowpass`) on every joint coordinate,
+cut-off 0.1, zero-phase: `ela.skeleton.filters.butter_lowpass`) on every joint coordinate,
 then a mapping from mediapipe33 to the requested layout (upper10 in the emotion papers) with
 `ela.skeleton.mapping_matrix`.
 
@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ela.data.prepare import map_set
-from ela.data.transforms import butter_lowpass
 from ela.errors import DataFormatError, ElaError
 from ela.io.base import Sample, SkeletonSet
+from ela.io.mapping import map_set
 from ela.skeleton import get_layout
 from ela.skeleton.features import bone_lengths
+from ela.skeleton.filters import butter_lowpass
 from ela.video.pose import PoseTrack, detect_pose, mediapipe_version
 
 VIDEO_SUFFIXES = (".avi", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".webm")
