@@ -1,7 +1,8 @@
 """Adversarial attacks on skeleton action recognizers and imperceptibility metrics.
 
 ``ELA(model, layout, emotion_model=...)(x, labels)`` returns an `AttackResult`; `summarize`
-turns it into dataset-level numbers. Baselines: `CW` (C&W-L2), `SMART`, `PGD` (I-FGSM/PGD).
+turns it into dataset-level numbers. Baselines: `CW` (C&W-L2), `SMART`, `PGD` (I-FGSM/PGD),
+`MIFGSM` (momentum; the transfer baseline).
 """
 
 from ela.attacks.base import Attack, AttackError, AttackResult
@@ -9,14 +10,15 @@ from ela.attacks.cw import CW
 from ela.attacks.distances import DynamicDistance, EmotionDistance, SmartPerceptualLoss
 from ela.attacks.ela import ELA
 from ela.attacks.metrics import imperceptibility, summarize
+from ela.attacks.mifgsm import MIFGSM
 from ela.attacks.objectives import is_adversarial, margin
 from ela.attacks.pgd import PGD
 from ela.attacks.smart import SMART
 
-ATTACKS = {"ela": ELA, "cw": CW, "smart": SMART, "pgd": PGD}
+ATTACKS = {"ela": ELA, "cw": CW, "smart": SMART, "pgd": PGD, "mifgsm": MIFGSM}
 
 __all__ = [
-    "ATTACKS", "CW", "ELA", "PGD", "SMART", "Attack", "AttackError", "AttackResult",
+    "ATTACKS", "CW", "ELA", "MIFGSM", "PGD", "SMART", "Attack", "AttackError", "AttackResult",
     "DynamicDistance", "EmotionDistance", "SmartPerceptualLoss", "imperceptibility",
     "is_adversarial", "margin", "summarize",
 ]

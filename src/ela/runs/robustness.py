@@ -74,13 +74,14 @@ def robust_accuracy(changes: np.ndarray, eps: Sequence[float] | np.ndarray) -> n
 
 
 def nice_grid(top: float, count: int = 6) -> list[float]:
-    """About `count` round budgets (1, 2 or 5 × 10^k steps) from 0 up to at least `top`."""
+    """About `count` round budgets (1, 2 or 5 × 10^k steps) from 0 to `top` or just above
+    (a `top` within 1e-6 relative of a round budget, e.g. float32 0.05, ends there)."""
     if not top > 0 or not math.isfinite(top):
         return [0.0]
     raw = top / count
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return [round(k * step, 12) for k in range(int(math.ceil(top / step)) + 1)]
+    return [round(k * step, 12) for k in range(math.ceil(top / step * (1 - 1e-6)) + 1)]
 
 
 def _finite(value: float) -> float | None:

@@ -2,7 +2,9 @@
 
 An attack folder (written by `ela.runs.attack.run_attack`) holds ``summary.json``,
 ``samples.csv`` and ``adversarial.npz``; a training run folder holds ``metrics.json`` and
-``config.json``. `find_outputs` also accepts a folder of such folders (an experiment grid).
+``config.json``; a transfer folder (`ela transfer`, `ela eval --adversarial`) holds
+``transfer.json``; a robustness folder (`ela robustness`) holds ``robustness.json`` and
+``robustness.png``. `find_outputs` also accepts a folder of such folders (an experiment grid).
 """
 
 from __future__ import annotations
@@ -102,12 +104,88 @@ class TrainingOutput:
         return np.asarray(self.metrics["confusion"], dtype=np.int64)
 
 
+@dataclass
+class TransferOutput:
+    """A transfer folder: `result` is its transfer.json (`ela.runs.transfer`): ``rows``
+    (attack folders), ``columns`` (target runs), ``cells`` and the ``definition`` used."""
+
+    folder: Path
+    result: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return f"{self.folder.name}: transfer of {len(self.result['rows'])} attacks to " \
+               f"{len(self.result['columns'])} models"
+
+
+@dataclass
+class RobustnessOutput:
+    """A robustness folder: `result` is its robustness.json (`ela.runs.robustness`), `plot`
+    the path of its robustness.png (None when absent)."""
+
+    folder: Path
+    result: dict[str, Any]
+    plot: Path | None
+
+    @property
+    def title(self) -> str:
+        return f"{self.folder.name}: robustness of {len(self.result['curves'])} attack folders"
+
+
 def is_attack(folder: Path) -> bool:
     return (folder / "summary.json").is_file() and (folder / "adversarial.npz").is_file()
 
 
 def is_training(folder: Path) -> bool:
     return (folder / "metrics.json").is_file() and not (folder / "summary.json").is_file()
+
+
+def load_transfer(folder: str | Path) -> TransferOutput:
+    """Read a transfer folder (transfer.json with rows, columns and cells)."""
+    folder = Path(folder)
+    path = folder / "transfer.json"
+    result = _json(path)
+    if not all(isinstance(result.get(k), list) for k in ("rows", "columns", "cells")):
+        raise DataFormatError(path, "needs lists 'rows', 'columns' and 'cells'")
+    return TransferOutput(folder=folder, result=result)
+
+
+def load_robustness(folder: str | Path) -> RobustnessOutput:
+    """Read a robustness folder (robustness.json with curves, and robustness.png)."""
+    folder = Path(folder)
+    path = folder / "robustness.json"
+    result = _json(path)
+    if not isinstance(result.get("curves"), list):
+        raise DataFormatError(path, "needs a list 'curves'")
+    plot = folder / "robustness.png"
+    return RobustnessOutput(folder=folder, result=result, plot=plot if plot.is_file() else None)
+
+
+def load_attacks(paths: list[str | Path]) -> list[AttackOutput]:
+    """The attack folders `paths` (or those found below them, e.g. an experiment grid).
+
+    Raises ElaError naming a path that is not an attack folder and holds none: an empty
+    folder, one missing summary.json or adversarial.npz, or a training run folder.
+    """
+    found: list[AttackOutput] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise ElaError(f"{p}: no such attack folder")
+        if is_attack(p):
+            found.append(load_attack(p))
+            continue
+        if (p / "summary.json").is_file() or (p / "adversarial.npz").is_file():
+            have, lack = (("summary.json", "adversarial.npz")
+                          if (p / "summary.json").is_file()
+                          else ("adversarial.npz", "summary.json"))
+            raise ElaError(f"{p}: holds {have} but no {lack}; not a finished attack folder "
+                           "(run `ela attack` again to finish it)")
+        attacks = [o for o in _walk(p, 2) if isinstance(o, AttackOutput)]
+        if not attacks:
+            raise ElaError(f"{p}: not an attack folder (needs summary.json and "
+                           "adversarial.npz, as `ela attack` writes) and none is below it")
+        found.extend(attacks)
+    return found
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -193,31 +271,40 @@ def load_training(folder: str | Path) -> TrainingOutput:
     return TrainingOutput(folder=folder, metrics=metrics, config=config)
 
 
-def find_outputs(paths: list[str | Path], depth: int = 3) -> list[AttackOutput | TrainingOutput]:
-    """Load every attack / training folder given, looking `depth` levels into other folders.
+Output = AttackOutput | TrainingOutput | TransferOutput | RobustnessOutput
+
+
+def find_outputs(paths: list[str | Path], depth: int = 3) -> list[Output]:
+    """Load every attack / training / transfer / robustness folder given, looking `depth`
+    levels into other folders (and into transfer and robustness folders).
 
     Raises ElaError for a path that does not exist or holds no result at any depth.
     """
-    found: list[AttackOutput | TrainingOutput] = []
+    found: list[Output] = []
     for p in map(Path, paths):
         if not p.is_dir():
             raise ElaError(f"{p}: no such folder")
         hits = _walk(p, depth)
         if not hits:
-            raise ElaError(f"{p}: no attack output (summary.json + adversarial.npz) or "
-                           f"training run (metrics.json) here or {depth} levels below")
+            raise ElaError(f"{p}: no attack output (summary.json + adversarial.npz), "
+                           "training run (metrics.json), transfer.json or robustness.json "
+                           f"here or {depth} levels below")
         found.extend(hits)
     return found
 
 
-def _walk(folder: Path, depth: int) -> list[AttackOutput | TrainingOutput]:
+def _walk(folder: Path, depth: int) -> list[Output]:
     if is_attack(folder):
         return [load_attack(folder)]
     if is_training(folder):
         return [load_training(folder)]
+    out: list[Output] = []
+    if (folder / "transfer.json").is_file():
+        out.append(load_transfer(folder))
+    if (folder / "robustness.json").is_file():
+        out.append(load_robustness(folder))
     if depth <= 0:
-        return []
-    out: list[AttackOutput | TrainingOutput] = []
+        return out
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "batches"):
         out.extend(_walk(sub, depth - 1))
     return out

@@ -8,6 +8,7 @@ renderer with an orthographic camera rather than plotly: a few kB instead of ~3.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -23,7 +24,14 @@ from ela.errors import ElaError
 from ela.files import atomic_write_bytes
 from ela.viz.animate import animate_sample, ffmpeg_available
 from ela.viz.confusion import plot_confusion, row_normalise
-from ela.viz.load import AttackOutput, TrainingOutput, find_outputs
+from ela.viz.load import (
+    AttackOutput,
+    Output,
+    RobustnessOutput,
+    TrainingOutput,
+    TransferOutput,
+    find_outputs,
+)
 from ela.viz.projection import default_view, present_persons, sequence_points
 from ela.viz.strip import plot_strip
 
@@ -169,11 +177,65 @@ def _training(t: TrainingOutput) -> str:
 <div class="bars"><h3>Per-class recall</h3>{bars}</div></div></section>"""
 
 
-def build_html(outputs: Sequence[AttackOutput | TrainingOutput], max_samples: int = 12,
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def _transfer(t: TransferOutput) -> str:
+    """The surrogate × target matrix of transfer success (fooled / clean-correct) with the
+    adversarial / clean accuracy under it; white-box cells are marked."""
+    r = t.result
+    cells = {(c["row"], c["column"]): c for c in r["cells"]}
+    methods = {c["row"]: f"{c['method']} on {c['surrogate_model']}" for c in r["cells"]}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in r["columns"])
+    body = "".join(
+        f'<tr><th class="name">{html.escape(str(row))} ({html.escape(methods[i])})</th>'
+        + "".join(
+            f"<td>{_percent(c['transfer_success'])} ({c['fooled']}/{c['clean_correct']})"
+            + (" *" if c["white_box"] else "")
+            + f'<br><span class="note">acc {_percent(c["adversarial_accuracy"])} / '
+              f'{_percent(c["clean_accuracy"])}</span></td>'
+            for c in (cells[i, j] for j in range(len(r["columns"]))))
+        + "</tr>" for i, row in enumerate(r["rows"]))
+    return (f'<section class="transfer"><h3>{html.escape(t.title)}</h3>'
+            '<table class="summary"><thead><tr><th class="name">attack (rows) \\ target '
+            f"(columns)</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f'<p class="note">{html.escape(r.get("definition", ""))}; under each: accuracy on '
+            "the adversarial / clean sequences of the attacked samples.</p></section>")
+
+
+def _robustness(o: RobustnessOutput) -> str:
+    """The robustness plot (inlined PNG) and the median change to fool per attack folder."""
+    r = o.result
+    measures = r["measures"]
+    picture = (f'<img alt="robust accuracy vs budget" style="max-width:100%" '
+               f'src="data:image/png;base64,'
+               f'{base64.b64encode(o.plot.read_bytes()).decode("ascii")}">'
+               if o.plot is not None else
+               f'<p class="note">{html.escape(str(o.folder))} holds no robustness.png</p>')
+    head = "".join(f"<th>{html.escape(m['label'])} ({html.escape(m['unit'])})</th>"
+                   for m in measures.values())
+    body = "".join(
+        f'<tr><th class="name">{html.escape(c["label"])} ({html.escape(str(c["method"]))} on '
+        f'{html.escape(str(c["model"]))})</th><td>{_percent(c["fooled"])}</td>'
+        + "".join("<td>∞</td>" if c["median"][k] is None
+                  else f"<td>{c['median'][k] * m['scale']:.3g}</td>"
+                  for k, m in measures.items()) + "</tr>"
+        for c in r["curves"])
+    return (f'<section class="robustness"><h3>{html.escape(o.title)}</h3>{picture}'
+            '<table class="summary"><thead><tr><th class="name">median change to fool</th>'
+            f"<th>fooled</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f'<p class="note">{html.escape(r.get("denominator", ""))}. Note: '
+            f'{html.escape(r.get("note", ""))}. ∞: half or more never fooled.</p></section>')
+
+
+def build_html(outputs: Sequence[Output], max_samples: int = 12,
                title: str = "ela report") -> str:
     """The report as one HTML string (inline script, styles and data; no network)."""
     attacks = [o for o in outputs if isinstance(o, AttackOutput)]
     trainings = [o for o in outputs if isinstance(o, TrainingOutput)]
+    transfers = [o for o in outputs if isinstance(o, TransferOutput)]
+    robustness = [o for o in outputs if isinstance(o, RobustnessOutput)]
     runs = [{"title": a.title, "joints": list(a.layout.joints),
              "edges": [list(e) for e in a.layout.edges], "fps": 15,
              "samples": [_sample_json(a, int(r)) for r in sample_order(a, max_samples)]}
@@ -185,6 +247,10 @@ def build_html(outputs: Sequence[AttackOutput | TrainingOutput], max_samples: in
     if attacks:
         parts += ["<h2>Attacks</h2>", summary_table(attacks), "<h2>Samples</h2>"]
         parts += [_viewer(k, a) for k, a in enumerate(a for a in attacks if len(a))]
+    if robustness:
+        parts += ["<h2>Robustness</h2>"] + [_robustness(o) for o in robustness]
+    if transfers:
+        parts += ["<h2>Transfer</h2>"] + [_transfer(t) for t in transfers]
     if trainings:
         parts += ["<h2>Training runs</h2>"] + [_training(t) for t in trainings]
     return (
@@ -195,7 +261,7 @@ def build_html(outputs: Sequence[AttackOutput | TrainingOutput], max_samples: in
         f"<script>{_asset('viewer.js')}</script>\n</body></html>\n")
 
 
-def write_html(outputs: Sequence[AttackOutput | TrainingOutput], out: str | Path,
+def write_html(outputs: Sequence[Output], out: str | Path,
                max_samples: int = 12, title: str = "ela report") -> Path:
     """Write `build_html` to `out` atomically; returns the path."""
     return atomic_write_bytes(out, build_html(outputs, max_samples, title).encode("utf-8"))
@@ -251,11 +317,13 @@ def comparison_strip(attacks: Sequence[AttackOutput], out: str | Path) -> list[P
 def write_report(paths: Sequence[str | Path], html_out: str | Path | None = None,
                  figures: bool = True, animation: bool = True, max_samples: int = 12,
                  row: int | None = None) -> list[Path]:
-    """Pictures and the HTML report of attack / training folders; returns every file written.
+    """Pictures and the HTML report of attack / training / transfer / robustness folders;
+    returns every file written.
 
     Static pictures go to ``<folder>/figures/`` of each folder (strip + animation for an
-    attack, confusion PNG for a training run); with several attacks on the same samples a
-    method-comparison strip goes next to the HTML file. `html_out` None: no HTML.
+    attack, confusion PNG for a training run; a robustness folder has its plot already);
+    with several attacks on the same samples a method-comparison strip goes next to the
+    HTML file. `html_out` None: no HTML.
     """
     outputs = find_outputs(list(paths))
     written: list[Path] = []
@@ -264,7 +332,7 @@ def write_report(paths: Sequence[str | Path], html_out: str | Path | None = None
             folder = o.folder / "figures"
             if isinstance(o, AttackOutput):
                 written += attack_figures(o, folder, row, animation)
-            else:
+            elif isinstance(o, TrainingOutput):
                 written += plot_confusion(o.confusion, o.classes, folder / "confusion",
                                           title=o.title)
     if html_out is not None:
