@@ -10,6 +10,7 @@ model (`--eval-samples`, default 16: the fixed 100 × 10 schedule alone takes 1 
 
 from __future__ import annotations
 
+import adversarial_training
 import attack_overhead
 import batching
 import common
@@ -36,6 +37,8 @@ def main() -> None:
     evaluations.print_rows(
         evaluations.measure(common.subject(runs[0], data, args.eval_samples, args.seed)))
     training_throughput.print_rows(training_throughput.measure(data, args.reps, args.seed))
+    adversarial_training.print_rows(adversarial_training.measure(
+        data, args.models.split(","), args.reps, args.seed), args.threads)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ BATCH = 32
 
 
 def measure(data: SkeletonSet, reps: int, seed: int = 0) -> list[dict[str, Any]]:
-    x, lengths, y = to_tensor_batch(data.subset(range(BATCH)), 32, "action",
+    x, y, _ = to_tensor_batch(data.subset(range(BATCH)), 32, "action",
                                     build_transform(["centre"], data.layout))
     rows = []
     for name in list_models("action"):

@@ -135,7 +135,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, weight_decay=args.weight_decay, schedule=args.schedule,
         patience=args.patience, label_smoothing=args.label_smoothing, monitor=args.monitor,
-        class_weight="balanced" if args.balance else None)
+        class_weight="balanced" if args.balance else None, adversarial=args.adversarial,
+        adv_eps=args.adv_eps, adv_steps=args.adv_steps, adv_bone_weight=args.adv_bone_weight,
+        trades_beta=args.trades_beta)
     if args.manifest:
         return _train_multimodal(args, config)
     if not args.data or not args.label:
@@ -146,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data, args.model, args.label, args.out, model_cfg=_parse_cfg(args.cfg),
         frames=args.frames, split=args.split, folds=args.folds, train_config=config,
         window=args.window, transform=args.transform, augment=args.augment,
-        sampling=args.sampling, overwrite=args.overwrite,
+        sampling=args.sampling, group=args.group, overwrite=args.overwrite,
     )
     _print_metrics(metrics)
     print(f"run written to {args.out}")
@@ -461,6 +463,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--monitor", default=None, choices=["accuracy", "uar", "loss"],
                        help="validation score that picks the best epoch (default "
                             f"{TRAIN_DEFAULTS.monitor})")
+    train.add_argument("--adversarial", default=None, choices=["pgd", "trades"],
+                       help="adversarial training: pgd (Madry: train on attacked batches) or "
+                            "trades (clean loss + β·KL to the attacked batch); attacks stay in "
+                            "an l∞ ball of --adv-eps metres with a bone-length penalty")
+    train.add_argument("--adv-eps", type=float, default=None,
+                       help=f"l∞ budget of the training attack in metres (default "
+                            f"{TRAIN_DEFAULTS.adv_eps:g})")
+    train.add_argument("--adv-steps", type=int, default=None,
+                       help=f"steps of the training attack per batch (default "
+                            f"{TRAIN_DEFAULTS.adv_steps})")
+    train.add_argument("--adv-bone-weight", type=float, default=None,
+                       help="penalty on the relative bone-length change inside the training "
+                            f"attack (default {TRAIN_DEFAULTS.adv_bone_weight:g})")
+    train.add_argument("--trades-beta", type=float, default=None,
+                       help=f"TRADES' β (default {TRAIN_DEFAULTS.trades_beta:g})")
+    train.add_argument("--group", default="clip",
+                       help="metadata key whose samples stay on one side of every split, the "
+                            "validation part of a protocol split included (default clip; "
+                            "e.g. subject: validate on held-out subjects)")
     train.add_argument("--balance", action="store_true",
                        help="weight the loss by inverse class frequency (skewed classes)")
     train.add_argument("--cfg", nargs="*", help="model options key=value")

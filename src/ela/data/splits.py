@@ -220,14 +220,15 @@ def _as_int(value: Any, key: str, source: str) -> int:
 
 
 def protocol_split(skeleton_set: SkeletonSet, protocol: str, label: str | None = None,
-                   val_fraction: float = 0.0, seed: int = 0) -> Split:
+                   val_fraction: float = 0.0, seed: int = 0, val_group: str = "clip") -> Split:
     """A dataset's standard split from metadata.
 
     Protocols: ``"ntu-cross-subject"`` (meta ``performer`` in `NTU_XSUB_TRAIN` trains),
     ``"ntu-cross-view"`` (meta ``camera`` 2 or 3 trains), ``"msr-cross-subject"`` (odd
     meta ``subject`` trains, even tests). ``"cross-subject"`` picks NTU when the samples
     carry ``performer``, else MSR. With `val_fraction` > 0 a validation part is taken from
-    the training part, grouped by clip and stratified by `label`.
+    the training part, grouped by `val_group` (`group_ids`: "clip", or e.g. "subject" for
+    held-out subjects) and stratified by `label`.
     """
     name = protocol.lower().replace("_", "-")
     if name in ("cross-subject", "xsub", "cs"):
@@ -250,7 +251,7 @@ def protocol_split(skeleton_set: SkeletonSet, protocol: str, label: str | None =
             raise ElaError(f"val_fraction must lie in [0, 1), got {val_fraction}")
         labels = (skeleton_set.labels(label)[train] if label is not None
                   else np.zeros(train.size, dtype=np.int64))
-        part = assign_groups(labels, group_ids(skeleton_set)[train],
+        part = assign_groups(labels, group_ids(skeleton_set, val_group)[train],
                              (1 - val_fraction, val_fraction), seed)
         train, val = train[part == 0], train[part == 1]
     return Split(name, train, val, test, len(skeleton_set),
@@ -379,7 +380,7 @@ def resolve_splits(spec: str | Split | Sequence[Split], skeleton_set: SkeletonSe
         out = parse_splits(spec, skeleton_set.labels(label), group_ids(skeleton_set, group),
                            seed, val_fraction,
                            lambda name: protocol_split(skeleton_set, name, label,
-                                                       val_fraction, seed))
+                                                       val_fraction, seed, group))
     if not out:
         raise ElaError(f"split {spec!r} gives no splits")
     return [split.check(len(skeleton_set)) for split in out]

@@ -145,6 +145,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> SkeletonModel:
         state = load_file(str(weights_path), device="cpu")
     except Exception as err:  # safetensors raises its own (Rust) error type for bad files
         raise CheckpointError(f"{weights_path}: not a readable safetensors file ({err})") from err
+    try:
+        state = model.upgrade_state_dict(state)  # keys written by older versions
+    except CheckpointError as err:
+        raise CheckpointError(f"{weights_path}: {err}") from err
     _check_state_fits(model, state, weights_path, cfg_path)
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()

@@ -44,6 +44,8 @@ from tqdm.auto import tqdm
 
 from ela.errors import CheckpointError, ElaError
 from ela.files import atomic_write_json
+from ela.training.adversarial import METHODS as ADVERSARIAL_METHODS
+from ela.training.adversarial import Objective, adversarial_objective
 from ela.training.checkpoint import cpu_tensors, save_tensor_file
 from ela.training.metrics import classification_metrics, vote_metrics
 
@@ -68,6 +70,9 @@ class TrainConfig:
     grad_clip: max gradient L2 norm, None for no clipping. label_smoothing: of the default
     cross-entropy. class_weight: None, or "balanced" to weight each class's loss by
     N / (C · n_c) of the training set (for skewed classes scored by UAR).
+    adversarial: None, or "pgd" / "trades" to train on attacked batches under an l∞ budget
+    of adv_eps metres with adv_steps steps and the bone-length penalty adv_bone_weight
+    (`ela.training.adversarial`); trades_beta weighs TRADES' robustness term.
     """
 
     epochs: int = 60
@@ -89,6 +94,11 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weight: str | None = None
     eval_batch_size: int | None = None
+    adversarial: str | None = None
+    adv_eps: float = 0.01
+    adv_steps: int = 3
+    adv_bone_weight: float = 10.0
+    trades_beta: float = 6.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -109,6 +119,11 @@ class TrainConfig:
             (self.class_weight in (None, "balanced"), "class_weight must be None or 'balanced'"),
             (self.eval_batch_size is None or self.eval_batch_size >= 1,
              "eval_batch_size must be >= 1 or None"),
+            (self.adversarial in (None, *ADVERSARIAL_METHODS),
+             f"adversarial must be None or one of {ADVERSARIAL_METHODS}"),
+            (self.adv_eps > 0 and self.adv_steps >= 1 and self.adv_bone_weight >= 0
+             and self.trades_beta >= 0, "adv_eps and adv_steps must be > 0, adv_bone_weight "
+             "and trades_beta >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -211,6 +226,9 @@ def train(
     weight = (balanced_class_weights(train_ds, int(getattr(model, "num_classes", 0)))
               if cfg.class_weight == "balanced" else None)
     loss_fn = _loss_function(cfg.label_smoothing, None if weight is None else weight.to(device))
+    objective = (adversarial_objective(cfg.adversarial, cfg.adv_eps, cfg.adv_steps,
+                                       cfg.adv_bone_weight, cfg.trades_beta, loss_fn)
+                 if cfg.adversarial else _plain_objective(loss_fn))
 
     run = _RunState()
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -233,7 +251,7 @@ def train(
             train_ds.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
-        row.update(_train_epoch(model, loader, optimizer, loss_fn, device, cfg,
+        row.update(_train_epoch(model, loader, optimizer, objective, device, cfg,
                                 desc=f"epoch {epoch + 1}/{cfg.epochs}", bar=bar))
         if scheduler is not None:
             scheduler.step()
@@ -371,7 +389,8 @@ class _RunState:
                 "seconds": self.seconds}
 
 
-def _train_epoch(model, loader, optimizer, loss_fn, device, cfg, desc: str, bar: bool):
+def _train_epoch(model, loader, optimizer, objective: Objective, device, cfg, desc: str,
+                 bar: bool):
     model.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
@@ -381,8 +400,8 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, cfg, desc: str, bar:
     for i, batch in enumerate(batches):
         x = batch[0].to(device, non_blocking=True)
         y = batch[1].to(device, non_blocking=True).long()
-        logits = model(x)
-        loss = loss_fn(logits, y)
+        lengths = batch[2].to(device) if len(batch) > 2 else None
+        loss, logits = objective(model, x, y, lengths)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip is not None:
@@ -398,6 +417,14 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, cfg, desc: str, bar:
         raise ElaError(f"training loss became {mean_loss} ({desc}); lower the learning rate "
                        f"(lr={cfg.lr}) or set grad_clip")
     return {"loss": mean_loss, "accuracy": correct.item() / max(seen, 1)}
+
+
+def _plain_objective(loss_fn) -> Objective:
+    def objective(model, x, y, lengths):
+        logits = model(x)
+        return loss_fn(logits, y), logits
+
+    return objective
 
 
 def _loss_function(label_smoothing: float, weight: torch.Tensor | None = None):

@@ -100,6 +100,7 @@ def run_training(
     augment: Sequence[str] | str | None = None,
     sampling: str = "resample",
     val_fraction: float = 0.1,
+    group: str = "clip",
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
@@ -114,7 +115,9 @@ def run_training(
     `ela.data.transforms.build_transform` (preprocessing of every sample, default "centre",
     "" for none; augmentation of training samples only). Everything needed to prepare data
     the same way again (label, frames, sampling, window, transform) goes into config.json
-    for `evaluate_run` and `run_inputs`. A folder trained on other data is an error naming
+    for `evaluate_run` and `run_inputs`. group: the metadata key whose samples stay on one
+    side of every split (`ela.data.splits.group_ids`; "subject" validates on held-out
+    subjects). A folder trained on other data is an error naming
     both datasets, or, with `overwrite`, replaced (`ela.training.folder.claim`). Returns
     the metrics written to metrics.json.
     """
@@ -130,7 +133,7 @@ def run_training(
     split = split or default_split(data)
     if folds is not None:
         split = f"emotion:{folds}" if str(split).startswith("emotion") else f"kfold:{folds}"
-    splits = resolve_splits(split, data, label, cfg.seed, val_fraction)
+    splits = resolve_splits(split, data, label, cfg.seed, val_fraction, group)
     fingerprint = data_fingerprint(skeleton_set)
     out = claim(out, fingerprint, overwrite)
     S.save_splits(splits, out / SPLIT_FILE)
