@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from ela.errors import ElaError, LayoutError
-from ela.models.agcn import TwoStreamAGCN
 from ela.models.blocks import TemporalConv, UnitGCN, graph_tensor
 from ela.models.registry import create_model, list_models
+from ela.models.two_stream import TwoStreamGCN
 from ela.skeleton.layouts import get_layout
 
 T = 16
@@ -39,6 +39,13 @@ def test_every_registered_action_model_has_a_tiny_config():
     """Equality, not subset: a newly registered action model must get a tiny config here,
     so that every test of this file runs on it."""
     assert set(MODELS) == set(list_models("action"))
+
+
+def test_every_registered_model_is_of_a_kind_with_a_table():
+    """The action table is here, the emotion and multimodal ones in their test files; each
+    must equal its kind's models, and together the kinds must hold every registered name."""
+    kinds = [set(list_models(kind)) for kind in ("action", "emotion", "multimodal")]
+    assert set().union(*kinds) == set(list_models())
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -121,7 +128,7 @@ def test_two_stream_is_sum_of_streams():
         torch.testing.assert_close(logits, lj + lb)
         torch.testing.assert_close(feat, torch.cat([fj, fb], 1))
         assert not torch.allclose(lj, lb)
-        again = TwoStreamAGCN.from_streams(joint, bone).eval()
+        again = TwoStreamGCN.from_streams(joint, bone).eval()
         torch.testing.assert_close(again(x), logits)
 
 
@@ -129,7 +136,7 @@ def test_from_streams_rejects_mismatch():
     joint = create_model("agcn", "kinect20", 5, **TINY["agcn"])
     bone = create_model("agcn-bone", "kinect20", 5, channels=[8, 8])
     with pytest.raises(ElaError, match="differ"):
-        TwoStreamAGCN.from_streams(joint, bone)
+        TwoStreamGCN.from_streams(joint, bone)
 
 
 @pytest.mark.parametrize("layout", ["ntu25", "kinect20"])

@@ -4,6 +4,8 @@ Shapes: model inputs are (N, C, T, V, M); inside a network persons are folded in
 so feature maps are (B, C, T, V) with B = N·M (`fold_persons` / `unfold_persons`).
 
 - `check_input(x, layout, in_channels, model)`: validate a model input, raising project errors.
+- `emotion_input(model, x)`: check x against `model`, return its first person (N, C, T, V);
+  `valid_lengths(x)`: (N,) valid frames of a zero-padded (N, C, T, V) batch.
 - `fold_persons(x)`: (N, C, T, V, M) → (N·M, C, T, V); `unfold_persons(y, m)` undoes it on dim 0.
 - `JointBatchNorm(in_c, num_joints)`: the "data BN" of ST-GCN / 2s-AGCN / SGN — one
   BatchNorm1d channel per (coordinate, joint) pair, statistics over batch and time.
@@ -15,9 +17,16 @@ so feature maps are (B, C, T, V) with B = N·M (`fold_persons` / `unfold_persons
   no normalisation or activation, the caller adds those.
 - `residual_unit(in_c, out_c, stride)`: identity when shapes agree, else 1×1 conv (stride) + BN.
 - `graph_tensor(layout)`: the (3, V, V) spatial-configuration partition as a float tensor.
+- `resolve_stages(channels, strides, model)`: per-block widths and temporal strides of a
+  GCN backbone (one stride rule: 2 where the width grows).
+- `conv_pool_unit(c_in, c_out, kernel_size)`: conv + BN + ReLU + 2×2 max-pool of the
+  image-like emotion CNNs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -25,6 +34,9 @@ from torch import nn
 from ela.errors import ElaError, LayoutError
 from ela.models.graph import spatial_partition
 from ela.skeleton.layout import Layout
+
+if TYPE_CHECKING:
+    from ela.models.registry import SkeletonModel
 
 
 def check_input(x: torch.Tensor, layout: Layout, in_channels: int, model: str) -> None:
@@ -42,6 +54,27 @@ def check_input(x: torch.Tensor, layout: Layout, in_channels: int, model: str) -
         )
     if not x.is_floating_point():
         raise ElaError(f"{model}: input must be a float tensor, got {x.dtype}")
+
+
+def emotion_input(model: SkeletonModel, x: torch.Tensor) -> torch.Tensor:
+    """Check an (N, C, T, V, M) batch against `model` and return its first person (N, C, T, V).
+
+    Emotion recognizers look at one person: the first person slot.
+    """
+    check_input(x, model.layout, model.in_channels, type(model).__name__)
+    return x[..., 0]
+
+
+def valid_lengths(x: torch.Tensor) -> torch.Tensor:
+    """(N,) long: 1 + index of the last frame with any non-zero value of (N, C, T, V) `x`.
+
+    Padding frames are all-zero, so this recovers the valid length of padded batches
+    (at least 1, so an all-zero sample keeps one frame).
+    """
+    t = x.shape[2]
+    nonzero = x.detach().abs().sum(dim=(1, 3)) > 0  # (N, T)
+    idx = torch.arange(1, t + 1, device=x.device)
+    return (nonzero * idx).amax(dim=1).clamp(min=1)
 
 
 def fold_persons(x: torch.Tensor) -> torch.Tensor:
@@ -172,3 +205,36 @@ def residual_unit(in_c: int, out_c: int, stride: int = 1) -> nn.Module:
 def graph_tensor(layout: Layout) -> torch.Tensor:
     """(3, V, V) float32 spatial-configuration partition of `layout` (see `graph.py`)."""
     return torch.from_numpy(spatial_partition(layout))
+
+
+def resolve_stages(
+    channels: Sequence[int], strides: Sequence[int] | None, model: str
+) -> tuple[list[int], list[int]]:
+    """Per-block output channels and temporal strides of a GCN backbone.
+
+    Strides default to 2 wherever the width grows after the first block (64→128, 128→256
+    in ST-GCN; 32→64, 64→128 in S-STGCN), else 1. Raises ElaError naming `model`.
+    """
+    ch = list(channels)
+    if not ch or any(int(c) < 1 for c in ch):
+        raise ElaError(f"{model}: channels must be a non-empty list of positive ints, got {ch}")
+    if strides is None:
+        st = [2 if i > 0 and ch[i] > ch[i - 1] else 1 for i in range(len(ch))]
+    else:
+        st = list(strides)
+        if len(st) != len(ch) or any(int(s) < 1 for s in st):
+            raise ElaError(
+                f"{model}: strides must be {len(ch)} positive ints (one per block), got {st}"
+            )
+    return [int(c) for c in ch], [int(s) for s in st]
+
+
+def conv_pool_unit(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
+    """kxk conv (same padding) + BN + ReLU + 2×2 max-pool with ceil mode: (N, c_in, H, W) →
+    (N, c_out, ⌈H/2⌉, ⌈W/2⌉)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2, ceil_mode=True),
+    )

@@ -4,12 +4,18 @@ Every registered model is a `SkeletonModel`: it takes (N, C, T, V, M) float inpu
 logits (N, num_classes) from `forward`, and its penultimate feature vector (N, D) from
 `features` (`forward_features` returns both with one pass). `config` holds everything
 needed to rebuild the model, so a checkpoint is weights + this JSON-able dict.
+
+A registered name maps to a factory: a `SkeletonModel` subclass, or (as timm registers its
+variants) a small function `f(layout, num_classes, in_channels, **options)` returning one.
+The factory's keyword parameters are the model's options (`model_options`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -18,7 +24,14 @@ from ela.errors import ElaError
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import get_layout
 
-_REGISTRY: dict[str, tuple[type[SkeletonModel], str]] = {}
+
+class _Entry(NamedTuple):
+    factory: Callable[..., SkeletonModel]
+    kind: str
+    options_from: str | None
+
+
+_REGISTRY: dict[str, _Entry] = {}
 
 
 class SkeletonModel(nn.Module):
@@ -47,15 +60,50 @@ class SkeletonModel(nn.Module):
         """Class index from logits (models with extra outputs, e.g. ProxEmo, override)."""
         return logits.argmax(dim=1)
 
+    def upgrade_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`state` with the keys that older versions of this model wrote renamed to today's.
 
-def register_model(name: str, kind: str = "action") -> Callable[[type], type]:
-    """Class decorator adding a `SkeletonModel` subclass to the registry under `name`."""
+        The checkpoint loader applies it before loading. This base version passes each
+        registered model held as a direct sub-module (a two-stream model's streams, a
+        multimodal model's skeleton encoder) the keys under its prefix; models whose own
+        keys changed override it and call it.
+        """
+        for prefix, sub in self.named_children():
+            if isinstance(sub, SkeletonModel):
+                p = prefix + "."
+                inner = {k[len(p):]: v for k, v in state.items() if k.startswith(p)}
+                state = {**{k: v for k, v in state.items() if not k.startswith(p)},
+                         **{p + k: v for k, v in sub.upgrade_state_dict(inner).items()}}
+        return state
 
-    def deco(cls: type) -> type:
+
+def rename_keys(
+    state: dict[str, torch.Tensor], rules: Sequence[tuple[str, str]]
+) -> dict[str, torch.Tensor]:
+    """`state` with every key rewritten by the (regex, replacement) `rules`, in order."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in rules:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
+
+
+def register_model(
+    name: str, kind: str = "action", options_from: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator adding a model factory (a `SkeletonModel` subclass or a function returning
+    one) to the registry under `name`.
+
+    A factory that passes its `**cfg` on to the registered model `options_from` names it,
+    so that `model_options` lists that model's options too.
+    """
+
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY:
             raise ElaError(f"model {name!r} registered twice")
-        _REGISTRY[name] = (cls, kind)
-        return cls
+        _REGISTRY[name] = _Entry(factory, kind, options_from)
+        return factory
 
     return deco
 
@@ -63,40 +111,38 @@ def register_model(name: str, kind: str = "action") -> Callable[[type], type]:
 def list_models(kind: str | None = None) -> list[str]:
     """Registered model names, optionally only those of one kind."""
     _load_builtin()
-    return sorted(n for n, (_, k) in _REGISTRY.items() if kind is None or k == kind)
+    return sorted(n for n, e in _REGISTRY.items() if kind is None or e.kind == kind)
 
 
 def model_options(name: str) -> dict[str, Any]:
     """The options (`cfg` keys of `create_model`) of model `name` and their defaults; a
-    model that passes its options on to another (`options_from`) lists that one's."""
-    import inspect
-
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise ElaError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    cls = _REGISTRY[name][0]
-    if getattr(cls, "options_from", None):
-        return model_options(cls.options_from)
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return {p.name: p.default for p in params
-            if p.name not in ("layout", "num_classes", "in_channels")
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    model that passes its options on to another (`options_from`) lists that one's first."""
+    entry = _entry(name)
+    inherited = model_options(entry.options_from) if entry.options_from else {}
+    params = inspect.signature(entry.factory).parameters.values()
+    return {**inherited, **{p.name: p.default for p in params
+                            if p.name not in ("layout", "num_classes", "in_channels")
+                            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}}
 
 
 def create_model(
     name: str, layout: str | Layout, num_classes: int, in_channels: int = 3, **cfg: Any
 ) -> SkeletonModel:
     """Build model `name` for `layout` with `num_classes` outputs; `cfg` sets its options."""
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise ElaError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    cls, kind = _REGISTRY[name]
+    entry = _entry(name)
     lay = get_layout(layout)
-    model = cls(layout=lay, num_classes=num_classes, in_channels=in_channels, **cfg)
-    model.kind = kind
+    model = entry.factory(layout=lay, num_classes=num_classes, in_channels=in_channels, **cfg)
+    model.kind = entry.kind
     model.config = {"name": name, "layout": lay.name, "num_classes": num_classes,
                     "in_channels": in_channels, **cfg}
     return model
+
+
+def _entry(name: str) -> _Entry:
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ElaError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
 
 
 def _load_builtin() -> None:

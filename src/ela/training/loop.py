@@ -284,7 +284,8 @@ def train(
             break
 
     if val_ds is not None and run.best_state is not None:
-        model.load_state_dict(run.best_state)
+        upgrade = getattr(model, "upgrade_state_dict", None)
+        model.load_state_dict(upgrade(run.best_state) if upgrade else run.best_state)
     else:
         run.best_state = cpu_tensors(model.state_dict())
         run.best_epoch, run.best_score = run.epoch, None
@@ -541,7 +542,9 @@ def _restore(ckpt: Path, model, optimizer, scheduler, cfg: TrainConfig) -> _RunS
         if prefix in split:
             split[prefix][key[len(prefix):]] = value
     try:
-        model.load_state_dict(split["model."], strict=True)
+        upgrade = getattr(model, "upgrade_state_dict", None)  # keys of older versions
+        model.load_state_dict(upgrade(split["model."]) if upgrade else split["model."],
+                              strict=True)
         opt_state: dict[int, dict[str, Any]] = {}
         for pid, slots in state["optimizer"]["scalars"].items():
             opt_state.setdefault(int(pid), {}).update(slots)
