@@ -12,7 +12,7 @@ DATA=${DATA:-../shared/data}
 ELA=${ELA:-.venv/bin/ela}
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-auto}
-STEPS=${*:-"msr bandai2 emotion grid-msr grid-bandai2 emotion-cv emotion-cv15"}
+STEPS=${*:-"msr bandai2 emotion grid-msr grid-bandai2 emotion-cv emotion-cv15 robust-msr"}
 EMO_ONLY="style=angry,happy,sad,normal"
 SMALL_GCN='channels=[32,64,64,128,128]'
 TINY_GCN='channels=[16,32,32,64,64]'
@@ -108,6 +108,40 @@ for step in $STEPS; do
         attack "attack_${ds}_${m}_cw" $A --method cw
         attack "attack_${ds}_${m}_smart" $A --method smart
       done ;;
+    robust-msr)
+      # Issue 14's robustness table: MSR hcn and sgn, plain and adversarially trained (PGD
+      # and TRADES, 1 cm l∞ + bone-length penalty), 2s-agcn as a third transfer source; all
+      # at 32 frames (transfer needs one input space), epochs chosen on held-out subjects
+      # (--group subject). Attacks: ELA (no E: the robustness measure), C&W, PGD at 1 cm;
+      # then the transfer matrix, robustness curves and table.md (scripts/robustness_table.py).
+      R=robust_msr; Q=${QUICK:-0}
+      M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
+      M="$M --group subject"; ADV="--adv-eps ${ADV_EPS:-0.01} --adv-steps ${ADV_STEPS:-3}"
+      ep() { [ "$Q" = 1 ] && echo 1 || echo "$1"; }
+      bg() { if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi; }
+      bg train $R/hcn --model hcn $M --epochs "$(ep 120)"
+      bg train $R/hcn_pgd --model hcn $M --epochs "$(ep 120)" --adversarial pgd $ADV
+      bg train $R/hcn_trades --model hcn $M --epochs "$(ep 120)" --adversarial trades $ADV
+      bg train $R/sgn --model sgn $M --epochs "$(ep 80)" --cfg frames=32
+      bg train $R/sgn_trades --model sgn $M --epochs "$(ep 80)" --cfg frames=32 \
+        --adversarial trades $ADV
+      bg train $R/2s-agcn --model 2s-agcn $M --epochs "$(ep 60)" --cfg "$SMALL_GCN"
+      wait
+      D="--data $DATA/msr_action3d --format msr --samples ${SAMPLES:-32} --batch-size 32"
+      [ "$Q" = 1 ] && D="$D --iters 20"
+      for m in hcn hcn_pgd hcn_trades sgn sgn_trades 2s-agcn; do
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/attacks/$m/ela $OUT/$R/$m $D --method ela
+          attack $R/attacks/$m/cw $OUT/$R/$m $D --method cw
+          attack $R/attacks/$m/pgd $OUT/$R/$m $D --method pgd --cfg eps=0.01 steps=20"
+      done
+      wait
+      runs=(); for m in hcn sgn 2s-agcn hcn_pgd hcn_trades sgn_trades; do runs+=("$OUT/$R/$m"); done
+      $ELA transfer --runs "${runs[@]}" --device "$DEVICE" --out "$OUT/$R/transfer" \
+        --attacks "$OUT"/$R/attacks/{hcn,sgn,2s-agcn}/{ela,cw,pgd} > "$OUT/$R/transfer.log"
+      $ELA robustness "$OUT"/$R/attacks/{hcn,hcn_pgd,hcn_trades,sgn,sgn_trades}/ela \
+        --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
+      $PY scripts/robustness_table.py "$OUT/$R" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

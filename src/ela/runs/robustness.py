@@ -114,6 +114,9 @@ def robustness_curves(attack_paths: Sequence[str | Path]) -> dict[str, Any]:
     median change to fool (None: ∞); ``table`` holds robust accuracy at round budgets
     ``eps`` up to the largest change found, one list per curve."""
     found = [_curve(a) for a in load_attacks(list(attack_paths))]
+    if len({c["label"] for c, _ in found}) < len(found):  # e.g. ".../hcn/ela", ".../sgn/ela"
+        for c, _ in found:
+            c["label"] = f"{Path(c['run'] or Path(c['folder']).parent).name}/{c['label']}"
     table = {}
     for k in MEASURES:
         eps = nice_grid(max((max(c["changes"][k], default=0.0) for c, _ in found),
