@@ -68,6 +68,21 @@ def test_objectives_give_a_finite_loss_and_train_mode(method):
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
+def test_trades_gradient_stays_finite_for_a_confident_model():
+    """The clean probabilities of TRADES carry gradient; once softmax underflows to 0 the
+    probability-space KL's gradient is 0 · ∞ = NaN (it stopped a real MSR run at epoch 32).
+    The log-space KL stays finite."""
+    from ela.training.adversarial import kl_to
+
+    clean = torch.tensor([[0.0, 300.0, -300.0]], requires_grad=True)
+    adv = torch.tensor([[200.0, 0.0, -200.0]])
+    F.kl_div(F.log_softmax(adv, dim=1), F.softmax(clean, dim=1), reduction="sum").backward()
+    assert clean.grad.isnan().any()  # what the probability-space form does
+    clean.grad = None
+    kl_to(F.log_softmax(clean, dim=1), adv, "sum").backward()
+    assert torch.isfinite(clean.grad).all()
+
+
 def test_bad_adversarial_settings_and_inputs_are_clear_errors():
     with pytest.raises(ElaError, match="adversarial must be None or one of"):
         TrainConfig(adversarial="fgsm")

@@ -53,6 +53,13 @@ def bone_change(x_adv: torch.Tensor, x: torch.Tensor, layout: Layout,
     return (change * weight).sum(dim=(1, 2, 3)) / weight.sum(dim=(1, 2, 3)).clamp_min(1.0)
 
 
+def kl_to(log_p: torch.Tensor, logits: torch.Tensor, reduction: str) -> torch.Tensor:
+    """KL(p ‖ softmax(logits)) for log-probabilities `log_p` (N, K). Both sides stay in
+    log space: a probability that underflows to 0 beside a log-probability of −inf would
+    make 0 · ∞ = NaN (what happened to TRADES once a model grew confident)."""
+    return F.kl_div(F.log_softmax(logits, dim=1), log_p, reduction=reduction, log_target=True)
+
+
 def perturb(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
             inner: Callable[[torch.Tensor], torch.Tensor], layout: Layout, eps: float,
             steps: int, bone_weight: float) -> torch.Tensor:
@@ -91,19 +98,17 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
                 return F.cross_entropy(model(x_adv), y, reduction="sum")
         else:
             with torch.no_grad():
-                clean_p = F.softmax(model(x), dim=1)
+                clean_log_p = F.log_softmax(model(x), dim=1)
 
             def inner(x_adv: torch.Tensor) -> torch.Tensor:
-                return F.kl_div(F.log_softmax(model(x_adv), dim=1), clean_p,
-                                reduction="sum")
+                return kl_to(clean_log_p, model(x_adv), "sum")
         x_adv = perturb(model, x, lengths, inner, layout, eps, steps, bone_weight)
         model.train()
         if method == "pgd":
             logits = model(x_adv)
             return loss_fn(logits, y), logits
         logits = model(x)
-        robust = F.kl_div(F.log_softmax(model(x_adv), dim=1), F.softmax(logits, dim=1),
-                          reduction="batchmean")
+        robust = kl_to(F.log_softmax(logits, dim=1), model(x_adv), "batchmean")
         return loss_fn(logits, y) + beta * robust, logits
 
     return objective
