@@ -22,8 +22,8 @@ PLAIN = {"hcn": "hcn", "hcn_pgd": "hcn", "hcn_trades": "hcn", "sgn": "sgn",
 SOURCES = ("hcn", "sgn", "2s-agcn")
 
 
-def pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f} %"
+def pct(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{100 * v:.{digits}f} %"
 
 
 def read(path: Path) -> Any:
@@ -51,12 +51,12 @@ def main() -> None:
     args = p.parse_args()
     root = Path(args.folder)
     robustness = read(root / "robustness" / "robustness.json") or {"curves": []}
-    median = {Path(c["folder"]).parent.name: c["median"]["bone_length_change"]
-              for c in robustness["curves"]}
+    median = {Path(c["folder"]).parent.name: c["median"] for c in robustness["curves"]}
     transfer = read(root / "transfer" / "transfer.json")
     lines = ["| model | training | clean accuracy | PGD success at 1 cm | ELA success | "
-             "ELA median ΔB/B to fool | transfer success from the other models' ELA / "
-             "C&W / PGD |", "|---|---|---|---|---|---|---|"]
+             "ELA median ΔB/B to fool (× plain) | ELA median l2 / l∞ to fool (mm) | transfer "
+             "success from the other models' ELA / C&W / PGD |",
+             "|---|---|---|---|---|---|---|---|"]
     for run, family in PLAIN.items():
         metrics = read(root / run / "metrics.json")
         if metrics is None:
@@ -68,9 +68,15 @@ def main() -> None:
         pgd = read(root / "attacks" / run / "pgd" / "summary.json") or {}
         ela = read(root / "attacks" / run / "ela" / "summary.json") or {}
         moved = transfer_from_others(transfer, run) if transfer else {}
+        m, base = median.get(run, {}), median.get(family, {})
+        dbb = m.get("bone_length_change")
+        ratio = (f" ({dbb / base['bone_length_change']:.2f}×)"
+                 if dbb is not None and base.get("bone_length_change") else "")
+        mm = " / ".join("–" if m.get(k) is None else f"{1000 * m[k]:.1f}"
+                        for k in ("l2", "linf"))
         lines.append(
             f"| {family} | {how} | {pct(metrics['accuracy'])} | {pct(pgd.get('success_rate'))}"
-            f" | {pct(ela.get('success_rate'))} | {pct(median.get(run))} | "
+            f" | {pct(ela.get('success_rate'))} | {pct(dbb, 2)}{ratio} | {mm} | "
             + " / ".join(pct(moved.get(m)) for m in ("ela", "cw", "pgd")) + " |")
     text = "\n".join(lines) + "\n"
     atomic_write_bytes(root / "table.md", text.encode("utf-8"))

@@ -130,9 +130,12 @@ def score_run(run: str | Path, attacks: Sequence[AttackOutput], device: str = "a
 
 
 def _labels(paths: Sequence[str]) -> list[str]:
-    """Folder names, or the full paths when two names clash."""
-    names = [Path(p).name for p in paths]
-    return names if len(set(names)) == len(names) else list(paths)
+    """Folder names; "parent/name" when two names clash; the full paths when those do."""
+    for label in (lambda p: p.name, lambda p: f"{p.parent.name}/{p.name}"):
+        names = [label(Path(p)) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return list(paths)
 
 
 def transfer_matrix(runs: Sequence[str | Path], attack_paths: Sequence[str | Path],
