@@ -142,6 +142,31 @@ for step in $STEPS; do
       $ELA robustness "$OUT"/$R/attacks/{hcn,hcn_pgd,hcn_trades,sgn,sgn_trades}/ela \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
       $PY scripts/robustness_table.py "$OUT/$R" ;;
+    robust-msr-select)
+      # After robust-msr: stronger adversarial training for hcn (larger ε, more steps,
+      # TRADES β 1), one setting chosen on the validation subject only (ELA on the val part,
+      # scripts/select_adversarial.py: the rule is fixed there), then its test numbers.
+      R=robust_msr; Q=${QUICK:-0}
+      M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
+      M="$M --group subject --model hcn --epochs $( [ "$Q" = 1 ] && echo 1 || echo 120)"
+      bg() { if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi; }
+      bg train $R/hcn_pgd_e2 $M --adversarial pgd --adv-eps 0.02
+      bg train $R/hcn_pgd_e3 $M --adversarial pgd --adv-eps 0.03
+      bg train $R/hcn_pgd_s7 $M --adversarial pgd --adv-steps 7
+      bg train $R/hcn_trades_b1 $M --adversarial trades --trades-beta 1
+      bg train $R/hcn_trades_b1_e2 $M --adversarial trades --trades-beta 1 --adv-eps 0.02
+      wait
+      D="--data $DATA/msr_action3d --format msr --samples ${SAMPLES:-32} --batch-size 32"
+      [ "$Q" = 1 ] && D="$D --iters 20"
+      for m in hcn hcn_pgd hcn_trades hcn_pgd_e2 hcn_pgd_e3 hcn_pgd_s7 hcn_trades_b1 \
+               hcn_trades_b1_e2; do
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/attacks_val/$m/ela $OUT/$R/$m $D --method ela --part val
+          attack $R/attacks/$m/ela $OUT/$R/$m $D --method ela
+          attack $R/attacks/$m/pgd $OUT/$R/$m $D --method pgd --cfg eps=0.01 steps=20"
+      done
+      wait
+      $PY scripts/select_adversarial.py "$OUT/$R" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

@@ -1,4 +1,5 @@
-"""Imports run downwards only: skeleton < io < data, video (issue 13)."""
+"""Imports run downwards only (the README's "who calls whom"), and no module imports
+another module's private names (issue 13)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ import ela
 
 SRC = Path(ela.__file__).parent
 # package -> the ela packages and modules its modules may import
+BASE = {"errors", "files"}
 ALLOWED = {
-    "skeleton": {"errors", "skeleton"},
-    "io": {"errors", "files", "skeleton", "io"},
-    "video": {"errors", "files", "skeleton", "io", "video"},
+    "skeleton": BASE | {"skeleton"},
+    "io": BASE | {"skeleton", "io"},
+    "video": BASE | {"skeleton", "io", "video"},
+    "audio": BASE | {"audio"},
+    "text": BASE | {"text"},
+    "models": BASE | {"skeleton", "models"},
+    "attacks": BASE | {"skeleton", "attacks"},
+    "viz": BASE | {"skeleton", "viz"},
+    "data": BASE | {"skeleton", "io", "video", "audio", "text", "data"},
+    "training": BASE | {"skeleton", "io", "data", "text", "models", "training"},
+    "runs": BASE | {"skeleton", "io", "data", "models", "attacks", "training", "viz", "runs"},
 }
 
 
@@ -38,3 +48,12 @@ def test_lower_packages_import_nothing_above_them(package):
             if top != package:  # another package's private names stay private
                 private = [n for n in names if n.startswith("_")]
                 assert not private, f"{path.name} imports private {private} from {module}"
+
+
+def test_no_module_imports_another_modules_private_names():
+    for path in sorted(SRC.rglob("*.py")):
+        own = ".".join(("ela", *path.relative_to(SRC).with_suffix("").parts))
+        for module, names in _imports(path):
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            assert module == own or not private, \
+                f"{path.relative_to(SRC)} imports private {private} from {module}"

@@ -280,10 +280,10 @@ def test_full_smern_run_trains_evaluates_and_reports_uar_war(espeak_set, espeak_
     cfg = {**TINY, "skeleton_cfg": TINY_SKELETON["smacn"]}
     from ela.training.loop import TrainConfig
 
-    plain = TrainConfig(weight_decay=0.0, schedule="none")  # no decay over 12 short epochs
+    # no decay over 12 short epochs
+    plain = TrainConfig(epochs=12, batch_size=8, lr=5e-3, weight_decay=0.0, schedule="none")
     metrics = run_multimodal_training(espeak_data, "smern", out, model_cfg=cfg, frames=32,
-                                      train_config=plain, epochs=12, batch_size=8, lr=5e-3,
-                                      progress=False)
+                                      train_config=plain, progress=False)
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["num_folds"] == 5 and len(saved["folds"]) == 5
     assert np.sum(saved["confusion"]) == 32  # every utterance tested exactly once

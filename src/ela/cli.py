@@ -268,7 +268,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         args.run, args.method, args.out, gamma=args.gamma, iters=args.iters,
         cfg=_parse_cfg(args.cfg), label=args.label, emotion=args.emotion, target=args.target,
         samples=args.samples, seed=args.seed, device=args.device, batch_size=args.batch_size,
-        overwrite=args.overwrite)
+        split=args.part, overwrite=args.overwrite)
     backend = _backend(args)
     summary = run_attack(job, _read(args), backend)
     keys = ("success_rate", "bone_length_change", "bone_angle_change", "joint_speed_change",
@@ -529,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="budget of gradient steps per sample, for every method (the "
                          "attack's `steps`; default: the attack's own)")
     at.add_argument("--samples", type=int, default=None, help="attack at most N samples")
+    at.add_argument("--part", default="test", choices=["train", "val", "test"],
+                    help="part of the run's split whose samples are attacked (default test; "
+                         "val to choose settings without touching the test samples)")
     at.add_argument("--batch-size", type=int, default=64,
                     help="samples attacked together (default 64); finished batches are kept")
     at.add_argument("--cfg", nargs="*", help="attack options key=value")

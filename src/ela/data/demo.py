@@ -25,6 +25,7 @@ from ela.io.base import Sample, SkeletonSet
 from ela.skeleton.layouts import get_layout
 
 ACTIONS = ("walk", "wave", "punch", "bow", "jump")
+GESTURES = ("wave", "punch", "clap", "hammer", "circle")
 EMOTIONS = ("angry", "happy", "sad", "neutral")
 PERFORMERS = 5
 
@@ -58,7 +59,9 @@ STYLES = {
                     elbow=0.15, spread=0.12),
 }
 # base cycle frequency of each action in Hz
-FREQUENCY = {"walk": 0.9, "wave": 1.8, "punch": 1.1, "bow": 0.45, "jump": 0.8}
+FREQUENCY = {"walk": 0.9, "wave": 1.8, "punch": 1.1, "bow": 0.45, "jump": 0.8, "clap": 1.6,
+             "hammer": 1.3, "circle": 0.8}
+KNOWN_ACTIONS = tuple(FREQUENCY)
 
 
 def _offsets() -> np.ndarray:
@@ -88,6 +91,18 @@ def _euler(ang: np.ndarray) -> np.ndarray:
 def _osc(phase: np.ndarray, sharp: np.ndarray) -> np.ndarray:
     """An oscillation in [−1, 1]: sine-like for sharp ≈ 1, abrupt (square-like) for large."""
     return np.tanh(sharp * np.sin(phase)) / np.tanh(sharp)
+
+
+def _aim(ang: np.ndarray, joint: int, elevation: np.ndarray, heading: np.ndarray) -> None:
+    """Set the angles at `joint` so that its (hanging) bone points `elevation` radians up
+    from straight down, turned `heading` radians about the vertical (0 = forward, positive
+    to the performer's left, +x)."""
+    u = np.stack([np.sin(elevation) * np.sin(heading), -np.cos(elevation),
+                  np.sin(elevation) * np.cos(heading)], axis=-1)
+    # Rz(a) · Rx(b) · (0, −1, 0) = (cos b sin a, −cos b cos a, −sin b)
+    ang[..., joint, 2] = np.arctan2(u[..., 0], -u[..., 1])
+    ang[..., joint, 0] = -np.arcsin(np.clip(u[..., 2], -1.0, 1.0))
+    ang[..., joint, 1] = 0.0
 
 
 def _kinematic_tree() -> tuple[list[int], list[int]]:
@@ -171,6 +186,23 @@ def _animate(action: str, phase: np.ndarray, seconds: np.ndarray, amp: np.ndarra
         ang[..., SPINE_MID, 1] = 0.25 * amp * s
         ang[..., L_HIP, 0], ang[..., R_HIP, 0] = -0.15, 0.15
         ang[..., L_KNEE, 0] = ang[..., R_KNEE, 0] = 0.15
+    elif action == "clap":
+        # forearms forward at chest height; the upper arms turn in and out about their own
+        # axis, so that the hands meet in front of the chest and part again
+        turn = 0.1 + 0.45 * np.minimum(amp, 1.3) * (1 + s) / 2
+        for shoulder, elbow, sign in ((L_SHOULDER, L_ELBOW, 1.0), (R_SHOULDER, R_ELBOW, -1.0)):
+            ang[..., shoulder, 0] = -0.35
+            ang[..., shoulder, 1] = -sign * turn
+            ang[..., elbow, 0] = -1.45
+    elif action == "hammer":
+        # right upper arm forward, the forearm strikes down and comes back up
+        ang[..., R_SHOULDER, 0] = -(0.9 + 0.15 * amp * s)
+        ang[..., R_ELBOW, 0] = -(0.9 + 0.6 * np.minimum(amp, 1.5) * s)
+    elif action == "circle":
+        # the right hand, arm almost straight in front, draws a circle
+        r = 0.3 * np.minimum(amp, 1.5)
+        _aim(ang, R_SHOULDER, 1.25 + r * s, -0.2 - r * _osc(phase + np.pi / 2, k))
+        ang[..., R_ELBOW, 0] = -0.2
     elif action == "bow":
         bend = np.minimum(0.85 * amp, 1.3) * (1 + _osc(phase - np.pi / 2, k)) / 2
         ang[..., SPINE_BASE, 0] = 0.7 * bend
@@ -192,7 +224,7 @@ def _animate(action: str, phase: np.ndarray, seconds: np.ndarray, amp: np.ndarra
         root[..., 1] += (-(THIGH + SHIN) * (1 - np.cos(alpha)) * scale[:, None]
                          + 0.3 * amp * flight)
     else:
-        raise ElaError(f"unknown demo action {action!r}; known: {', '.join(ACTIONS)}")
+        raise ElaError(f"unknown demo action {action!r}; known: {', '.join(KNOWN_ACTIONS)}")
     # emotional posture on top of every action
     ang[..., SPINE_MID, 0] += 0.5 * style["lean"]
     ang[..., SPINE_SHOULDER, 0] += 0.5 * style["lean"]
@@ -222,7 +254,8 @@ def demo_dataset(n_per_class: int = 8, frames: int = 64, seed: int = 0,
     if int(n_per_class) < 1 or int(frames) < 2:
         raise ElaError(f"demo_dataset: n_per_class ≥ 1 and frames ≥ 2 needed, got "
                        f"{n_per_class}, {frames}")
-    for given, known, what in ((actions, ACTIONS, "action"), (emotions, EMOTIONS, "emotion")):
+    for given, known, what in ((actions, KNOWN_ACTIONS, "action"),
+                               (emotions, EMOTIONS, "emotion")):
         unknown = [a for a in given if a not in known]
         if unknown or not given:
             raise ElaError(f"demo_dataset: unknown or no {what}s {unknown}; known: {known}")

@@ -74,11 +74,6 @@ def run_multimodal_training(
     glove: str | Path | None = None,
     freeze_embedding: bool = False,
     train_config: TrainConfig | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    seed: int | None = None,
-    device: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
@@ -90,11 +85,10 @@ def run_multimodal_training(
     skeletons are prepared (upper10, 32 frames, resampled, centred). split / folds: a
     `ela.data.splits.parse_splits` spec (folds K sets ``emotion:K``), grouped by the
     manifest's groups. glove: GloVe-format word vectors.
-    The other options as `ela.training.run.run_training`. Returns the metrics written to
-    ``metrics.json``.
+    train_config: every training option (epochs, lr, seed, device, ...). The other options
+    as `ela.training.run.run_training`. Returns the metrics written to ``metrics.json``.
     """
-    cfg = TrainConfig.overridden(train_config, epochs=epochs, batch_size=batch_size, lr=lr,
-                                 seed=seed, device=device)
+    cfg = train_config or TrainConfig()
     model_cfg = dict(model_cfg or {})
     mods = model_modalities(model, model_cfg)
     say = make_logger(progress, log)
