@@ -168,3 +168,15 @@ def test_attack_inputs_are_what_ela_attack_attacks(action_run, demo_file, tmp_pa
     with torch.no_grad():
         assert torch.equal(model(x).argmax(1), y)
     assert x.shape[0] == y.shape[0] == lengths.shape[0] == 3
+
+
+def test_attack_part_val_attacks_only_the_validation_samples(action_run, demo_file, tmp_path):
+    """`--part val` chooses attack settings without touching the test samples."""
+    split = json.loads((action_run / "split.json").read_text())
+    out = tmp_path / "val"
+    assert main(["attack", str(action_run), "--data", str(demo_file), "--method", "pgd",
+                 "--iters", "5", "--part", "val", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["candidates"] == len(split["val"]) > 0
+    with np.load(out / "adversarial.npz") as f:
+        assert set(f["indices"].tolist()) <= set(split["val"])
