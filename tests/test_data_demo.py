@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ela.data import ACTIONS, EMOTIONS, demo_dataset, stratified_kfold
+from ela.data.demo import GESTURES
 from ela.errors import ElaError
 from ela.skeleton import bone_lengths
 
@@ -90,25 +91,79 @@ def nearest_centroid_accuracy(feat: np.ndarray, labels: np.ndarray, target: np.n
     return float(np.mean(accs))
 
 
-def test_classes_are_separable_by_simple_features():
-    data = demo_dataset(n_per_class=6, frames=48, seed=1)
-    p = stacked(data)
+def simple_features(p: np.ndarray) -> np.ndarray:
+    """Mean and spread of the pose, mean speed and acceleration of every joint."""
     rel = p - p[:, :, :, :1]
-    feat = np.concatenate([
+    return np.concatenate([
         rel.mean(2).reshape(len(p), -1), rel.std(2).reshape(len(p), -1),
         np.linalg.norm(np.diff(p, axis=2), axis=1).mean(1),
         np.linalg.norm(np.diff(p, 2, axis=2), axis=1).mean(1),
     ], axis=1)
+
+
+def test_classes_are_separable_by_simple_features():
+    data = demo_dataset(n_per_class=6, frames=48, seed=1)
+    feat = simple_features(stacked(data))
     actions, emotions = data.labels("action"), data.labels("emotion")
     assert nearest_centroid_accuracy(feat, actions, actions) > 0.8  # chance 0.2
     pair = actions * len(EMOTIONS) + emotions
     assert nearest_centroid_accuracy(feat, pair, emotions) > 0.6  # chance 0.25
 
 
+@pytest.fixture(scope="module")
+def gestures():
+    """The set `ela demo` runs on: close arm gestures with within-class variation."""
+    return demo_dataset(n_per_class=4, frames=48, seed=7, actions=GESTURES, variation=1.0)
+
+
+def test_gestures_are_rigid_upright_standing_and_move_the_arms(gestures):
+    x, _ = gestures.to_array()
+    lengths = bone_lengths(torch.from_numpy(x), gestures.layout)
+    assert ((lengths - lengths[:, :1]).abs() / lengths[:, :1]).max().item() < 1e-4
+    assert lengths.min().item() > 0.04 and lengths.max().item() < 0.5
+    p, lay = stacked(gestures), gestures.layout
+    y = p[:, 1]
+    assert np.all(y[:, :, lay.index("head")] > y[:, :, lay.index("spine_base")])
+    feet = p[:, :, :, [lay.index("left_foot"), lay.index("right_foot")]]
+    assert np.all(feet[:, 1] > -0.05) and np.all(feet[:, 1] < 0.1)
+    # standing: the feet stay where they are (up to a happy bounce of 4 cm)
+    assert np.ptp(feet[:, [0, 2]], axis=2).max() < 0.005 and np.ptp(feet, axis=2).max() < 0.06
+    hand = p[:, :, :, lay.index("right_hand")]
+    assert np.all(np.linalg.norm(np.ptp(hand, axis=2), axis=1) > 0.05)  # the arm acts
+
+
+def test_variation_keeps_the_plain_set_and_spreads_each_class(gestures):
+    plain = demo_dataset(n_per_class=4, frames=48, seed=7, actions=GESTURES)
+    assert np.array_equal(stacked(plain),
+                          stacked(demo_dataset(4, 48, seed=7, actions=GESTURES, variation=0)))
+    assert [s.meta for s in plain.samples] == [s.meta for s in gestures.samples]
+    again = demo_dataset(n_per_class=4, frames=48, seed=7, actions=GESTURES, variation=1.0)
+    np.testing.assert_array_equal(stacked(gestures), stacked(again))
+
+    def spread(data) -> float:  # within-(action, emotion) spread of the mean pose, m
+        p = stacked(data)
+        pose = (p - p[:, :, :, :1]).mean(2).reshape(len(p), -1)
+        pair = data.labels("action") * len(EMOTIONS) + data.labels("emotion")
+        return float(np.mean([pose[pair == c].std(0).mean() for c in np.unique(pair)]))
+
+    assert spread(gestures) > 1.5 * spread(plain)
+    with pytest.raises(ElaError, match="variation"):
+        demo_dataset(2, 10, variation=-1)
+
+
+def test_gestures_are_learnable_but_closer_than_the_whole_body_actions():
+    def accuracy(actions) -> float:
+        data = demo_dataset(n_per_class=6, frames=48, seed=1, actions=actions, variation=1.0)
+        labels = data.labels("action")
+        return nearest_centroid_accuracy(simple_features(stacked(data)), labels, labels)
+
+    assert 0.5 < accuracy(GESTURES) < accuracy(ACTIONS)  # chance 0.2
+
+
 def test_subsets_and_errors():
     small = demo_dataset(2, 10, seed=0, actions=("bow", "jump"), emotions=("sad",))
     assert len(small) == 4 and small.label_names["action"] == ["bow", "jump"]
-    with pytest.raises(ElaError, match="dance"):
+    with pytest.raises(ElaError, match="dance.*wipe"):
         demo_dataset(2, 10, actions=("dance",))
     with pytest.raises(ElaError, match="n_per_class"):
         demo_dataset(0, 10)

@@ -1,10 +1,15 @@
-"""A built-in procedural dataset: five actions in four emotional styles, no download.
+"""A built-in procedural dataset: actions in four emotional styles, no download.
 
 Sequences are made by forward kinematics over a fixed `ntu25` skeleton (bone lengths of a
 plausible 1.75 m adult, metres, y up, feet near y = 0, facing +z with the performer's left
 on +x), so bone lengths are exactly constant over time. Each frame sets joint angles; the
-angle at joint j turns the bones below j. The action fixes the movement (walk, wave, punch,
-bow, jump); the emotion changes it the way the emotion-from-gait literature describes:
+angle at joint j turns the bones below j. The action fixes the movement: the default
+`ACTIONS` are whole-body movements far apart from each other (walk, wave, punch, bow, jump);
+`GESTURES` are five standing arm gestures that differ only in what the arms do (punch: the
+fists alternate forward; clap; hammer: the right forearm strikes down; circle: the right
+hand draws a circle; wipe: the right hand sweeps from side to side), close classes like the
+arm gestures of MSR Action3D, on which `ela demo` runs. The emotion changes the movement
+the way the emotion-from-gait literature describes:
 
 - angry: fast, large, jerky (abrupt square-ish oscillations), leaning forward, elbows bent;
 - happy: bouncy, upright (head up), faster and larger, arms a little wider;
@@ -13,7 +18,10 @@ bow, jump); the emotion changes it the way the emotion-from-gait literature desc
 
 Every sample draws, from the seed, its own speed and amplitude (±10 %), phase, facing
 (±15° about y) and position (±0.3 m); five virtual performers differ in body size (±5 %,
-meta ``performer``). No noise is added.
+meta ``performer``). No noise is added. `variation` > 0 adds, from a random stream of its
+own (so the samples of `variation=0` stay exactly as they were), what makes performances
+of one class differ the way people do: an uneven tempo, a wider spread of amplitudes, each
+performance's own posture of trunk, head and arms, and a slow sway on top of it.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from ela.io.base import Sample, SkeletonSet
 from ela.skeleton.layouts import get_layout
 
 ACTIONS = ("walk", "wave", "punch", "bow", "jump")
-GESTURES = ("wave", "punch", "clap", "hammer", "circle")
+GESTURES = ("punch", "clap", "hammer", "circle", "wipe")
 EMOTIONS = ("angry", "happy", "sad", "neutral")
 PERFORMERS = 5
 
@@ -60,7 +68,7 @@ STYLES = {
 }
 # base cycle frequency of each action in Hz
 FREQUENCY = {"walk": 0.9, "wave": 1.8, "punch": 1.1, "bow": 0.45, "jump": 0.8, "clap": 1.6,
-             "hammer": 1.3, "circle": 0.8}
+             "hammer": 1.3, "circle": 0.8, "wipe": 1.0}
 KNOWN_ACTIONS = tuple(FREQUENCY)
 
 
@@ -97,6 +105,7 @@ def _aim(ang: np.ndarray, joint: int, elevation: np.ndarray, heading: np.ndarray
     """Set the angles at `joint` so that its (hanging) bone points `elevation` radians up
     from straight down, turned `heading` radians about the vertical (0 = forward, positive
     to the performer's left, +x)."""
+    elevation, heading = np.broadcast_arrays(elevation, heading)
     u = np.stack([np.sin(elevation) * np.sin(heading), -np.cos(elevation),
                   np.sin(elevation) * np.cos(heading)], axis=-1)
     # Rz(a) · Rx(b) · (0, −1, 0) = (cos b sin a, −cos b cos a, −sin b)
@@ -203,6 +212,10 @@ def _animate(action: str, phase: np.ndarray, seconds: np.ndarray, amp: np.ndarra
         r = 0.3 * np.minimum(amp, 1.5)
         _aim(ang, R_SHOULDER, 1.25 + r * s, -0.2 - r * _osc(phase + np.pi / 2, k))
         ang[..., R_ELBOW, 0] = -0.2
+    elif action == "wipe":
+        # the right hand, in front at chest height, sweeps from side to side
+        _aim(ang, R_SHOULDER, 1.15, -0.25 - 0.35 * np.minimum(amp, 1.5) * s)
+        ang[..., R_ELBOW, 0] = -0.5
     elif action == "bow":
         bend = np.minimum(0.85 * amp, 1.3) * (1 + _osc(phase - np.pi / 2, k)) / 2
         ang[..., SPINE_BASE, 0] = 0.7 * bend
@@ -233,9 +246,49 @@ def _animate(action: str, phase: np.ndarray, seconds: np.ndarray, amp: np.ndarra
     return ang, root
 
 
+# Joints and axes that `variation` gives a per-sample posture offset and a slow sway, with
+# their standard deviation (rad) at variation 1: trunk and head a little, arms more; the
+# hips only a posture (the width of the stance: a swaying hip would slide the foot).
+_VARIED = {(SPINE_MID, 0): 0.04, (SPINE_MID, 1): 0.06, (SPINE_MID, 2): 0.03,
+           (SPINE_SHOULDER, 0): 0.04, (NECK, 0): 0.1, (NECK, 1): 0.15, (NECK, 2): 0.05,
+           (L_SHOULDER, 0): 0.12, (L_SHOULDER, 2): 0.08, (R_SHOULDER, 0): 0.12,
+           (R_SHOULDER, 2): 0.08, (L_ELBOW, 0): 0.15, (R_ELBOW, 0): 0.15}
+_STANCE = {(L_HIP, 2): 0.03, (R_HIP, 2): 0.03}
+
+
+def _vary_timing(phase: np.ndarray, amp: np.ndarray, seconds: np.ndarray, variation: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """An uneven tempo (the phase speeds up and slows down by up to ±30 % · variation) and
+    a wider spread of amplitudes (× e^(0.15 · variation · N(0, 1)))."""
+    n = len(phase)
+    rate = rng.uniform(0.3, 0.8, (n, 1))  # Hz of the tempo change
+    depth = 0.3 * variation * rng.uniform(0, 1, (n, 1))
+    start = rng.uniform(0, 2 * np.pi, (n, 1))
+    freq = np.gradient(phase, axis=1)  # rad per frame
+    warp = np.cumsum(freq * depth * np.sin(2 * np.pi * rate * seconds[None] + start), axis=1)
+    return phase + warp, amp * np.exp(0.15 * variation * rng.standard_normal((n, 1)))
+
+
+def _posture_and_sway(n: int, seconds: np.ndarray, variation: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """(n, T, 25, 3) angle offsets: each performance's own posture (constant) and a slow
+    sway (0.15–0.6 Hz, a third of the posture's size) at the joints of `_VARIED`, and its
+    own stance (`_STANCE`)."""
+    out = np.zeros((n, len(seconds), 25, 3))
+    for (joint, axis), sd in _STANCE.items():
+        out[..., joint, axis] = sd * variation * rng.standard_normal((n, 1))
+    for (joint, axis), sd in _VARIED.items():
+        pose = sd * variation * rng.standard_normal((n, 1))
+        sway = (sd * variation / 3 * rng.standard_normal((n, 1))
+                * np.sin(2 * np.pi * rng.uniform(0.15, 0.6, (n, 1)) * seconds[None]
+                         + rng.uniform(0, 2 * np.pi, (n, 1))))
+        out[..., joint, axis] = pose + sway
+    return out
+
+
 def demo_dataset(n_per_class: int = 8, frames: int = 64, seed: int = 0,
                  actions: tuple[str, ...] = ACTIONS, emotions: tuple[str, ...] = EMOTIONS,
-                 fps: float = 30.0) -> SkeletonSet:
+                 fps: float = 30.0, variation: float = 0.0) -> SkeletonSet:
     """A seeded procedural `SkeletonSet` on the ntu25 layout (M = 1, metres, y up).
 
     Args:
@@ -243,23 +296,28 @@ def demo_dataset(n_per_class: int = 8, frames: int = 64, seed: int = 0,
             len(actions) · len(emotions) · n_per_class samples, ordered by action, emotion.
         frames: frames per sample (all valid).
         seed: every random choice derives from it: the same seed gives the same set.
-        actions: a subset of `ACTIONS`; emotions: a subset of `EMOTIONS`.
+        actions: names from `ACTIONS` and `GESTURES`; emotions: a subset of `EMOTIONS`.
         fps: frame rate, which sets the timing of the movements.
+        variation: size of the within-class variation that comes on top (0: none, the
+            set as before; 1: tempo ±30 %, amplitude × e^(0.15·N(0, 1)), posture of a few
+            degrees at trunk and head and about 7–9° at shoulders and elbows, sway a third
+            of that).
 
     Returns:
         A set whose samples are (3, frames, 25, 1) float32 arrays with labels ``action``
         and ``emotion`` (names in ``label_names``) and meta ``name``, ``clip``,
         ``performer`` (1..5).
     """
-    if int(n_per_class) < 1 or int(frames) < 2:
-        raise ElaError(f"demo_dataset: n_per_class ≥ 1 and frames ≥ 2 needed, got "
-                       f"{n_per_class}, {frames}")
+    if int(n_per_class) < 1 or int(frames) < 2 or not variation >= 0:
+        raise ElaError(f"demo_dataset: n_per_class ≥ 1, frames ≥ 2 and variation ≥ 0 needed, "
+                       f"got {n_per_class}, {frames}, {variation}")
     for given, known, what in ((actions, KNOWN_ACTIONS, "action"),
                                (emotions, EMOTIONS, "emotion")):
         unknown = [a for a in given if a not in known]
         if unknown or not given:
             raise ElaError(f"demo_dataset: unknown or no {what}s {unknown}; known: {known}")
     rng = np.random.default_rng(seed)
+    extra = np.random.default_rng([int(seed), 1])  # `variation`'s draws; rng's stay as they were
     body = rng.uniform(0.95, 1.05, PERFORMERS)
     seconds = np.arange(int(frames)) / fps
     n = int(n_per_class) * len(emotions)
@@ -276,7 +334,11 @@ def demo_dataset(n_per_class: int = 8, frames: int = 64, seed: int = 0,
         yaw = np.deg2rad(rng.uniform(-15, 15, n))
         shift = rng.uniform(-0.3, 0.3, (n, 2))
         scale = body[performer]
+        if variation > 0:
+            phase, amp = _vary_timing(phase, amp, seconds, variation, extra)
         ang, root = _animate(action, phase, seconds[None], amp, speed, style, scale)
+        if variation > 0:
+            ang = ang + _posture_and_sway(n, seconds, variation, extra)
         pos = forward_kinematics(ang, root, yaw, scale)
         pos[..., 0] += shift[:, None, None, 0]
         pos[..., 2] += shift[:, None, None, 1]
