@@ -67,12 +67,23 @@ def test_train_refuses_bad_arguments_before_reading_data(tmp_path, capsys, args,
     (["--batch-size", "0"], "--batch-size must be ≥ 1, got 0"),
     (["--method", "smart", "--gamma", "1"], "--gamma applies to ela only"),
     (["--method", "cw", "--cfg", "outer_iters=3"], "unknown option(s) outer_iters"),
+    (["--method", "ela", "--iters", "5"], "steps ≥ inner_steps, got steps=5"),
 ])
 def test_attack_refuses_bad_arguments_before_reading_data(tmp_path, capsys, args, message):
     out = tmp_path / "attack"
     code = main(["attack", str(tmp_path / "run"), *args, "--data", NO_DATA, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_experiment_checks_every_attack_of_its_grid_before_reading_data(tmp_path, capsys):
+    """`--iters 5` is too few for ELA's 10 inner steps: said before any cell runs."""
+    out = tmp_path / "grid"
+    code = main(["experiment", "paper", "--runs", str(tmp_path / "run"), "--data", NO_DATA,
+                 "--iters", "5", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "ELA:" in err and "steps=5" in err and "Traceback" not in err
     assert not out.exists()
 
 

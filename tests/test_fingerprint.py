@@ -98,7 +98,7 @@ def test_attack_and_experiment_folders_refuse_other_data(two, run_a, tmp_path, c
     cell.mkdir(parents=True)
     (cell / "summary.json").write_text(json.dumps(summary))  # a cell of data a
     code = main(["experiment", "paper", "--runs", str(run_a), "--data", str(two[1]),
-                 "--gammas", "1", "--iters", "5", "--samples", "2", "--out", str(grid)])
+                 "--gammas", "1", "--iters", "20", "--samples", "2", "--out", str(grid)])
     assert code == 2
     assert "--overwrite" in capsys.readouterr().err
 

@@ -249,14 +249,22 @@ def _backend(args: argparse.Namespace):
 
 
 def _check_attack_args(args: argparse.Namespace) -> None:
-    """Options of `ela attack` / `ela experiment` checked before any data is read."""
+    """Options of `ela attack` / `ela experiment` checked before any data is read: each
+    attack the command will run is built once on a stand-in model, so that its own checks
+    (e.g. ELA's steps ≥ inner_steps) fail now rather than after other work."""
+    import torch
+
+    from ela.runs.experiment import METHODS
     from ela.runs.job import attack_options
 
     for value, flag in ((args.samples, "--samples"), (args.batch_size, "--batch-size"),
                         (args.iters, "--iters")):
         _at_least(value, 1, flag)
-    if getattr(args, "method", None):
-        attack_options(args.method, args.gamma, args.iters, **_parse_cfg(args.cfg))
+    method = getattr(args, "method", None)
+    for name in [method] if method else METHODS:
+        opts = attack_options(name, args.gamma if method else None, args.iters,
+                              **(_parse_cfg(args.cfg) if method else {}))
+        ATTACKS[name].build(torch.nn.Identity(), "kinect20", **opts)
 
 
 def cmd_attack(args: argparse.Namespace) -> int:

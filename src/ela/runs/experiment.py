@@ -25,6 +25,9 @@ from ela.runs.job import AttackJob
 from ela.runs.results import load_summary
 from ela.training.checkpoint import load_config
 
+METHODS = ("ela", "cw", "smart")
+"""The attacks of the grid's cells."""
+
 COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
            ("ΔA/A", "bone_angle_change"), ("ΔA/A (paper's measure)", "bone_angle_change_paper"),
            ("ΔS/S", "joint_speed_change"), ("still joints p99 (mm/frame)",
