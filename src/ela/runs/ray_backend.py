@@ -3,11 +3,10 @@
 Each Ray actor builds the models and the attack once (from checkpoint bytes shipped through
 the object store, so the nodes need `ela` installed but not the run folders or the data) and
 attacks one shard at a time; the calling process feeds shards to idle actors and writes each
-result as it arrives (`ela.runs.shards`). Actors ask for `num_cpus` CPUs each (and use as
-runs the attack with the calling process's number of torch threads, so that a run's numbers
-do not depend on the backend: CPU kernels sum in a thread-dependent order) and for
-`num_gpus` GPUs each — by default one when the cluster has GPUs,
-none otherwise. Ray is optional: ``pip install 'ela[ray]'``.
+result as it arrives (`ela.runs.attack.run_attack`). Actors ask for `num_cpus` CPUs each
+and for `num_gpus` GPUs each (by default one when the cluster has GPUs, none otherwise), and
+run the attack with the calling process's number of torch threads, so that a run's numbers
+do not depend on the backend: CPU kernels sum in a thread-dependent order. Ray is optional: ``pip install 'ela[ray]'``.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ class ShardWorker:
 def ray_executor(address: str | None = None, workers: int | None = None,
                  num_cpus: int = 1, num_gpus: float | None = None,
                  log: Callable[[str], None] | None = None) -> Executor:
-    """An executor for `run_sharded` on a Ray cluster.
+    """An executor for `ela.runs.attack.run_attack` on a Ray cluster (`make_backend("ray")`).
 
     address: None starts a local Ray (unless one is already initialised in this process);
     "auto" or "HOST:PORT" connects to a running cluster. workers: actors to start (default:
