@@ -6,7 +6,8 @@ attacks one shard at a time; the calling process feeds shards to idle actors and
 result as it arrives (`ela.runs.attack.run_attack`). Actors ask for `num_cpus` CPUs each
 and for `num_gpus` GPUs each (by default one when the cluster has GPUs, none otherwise), and
 run the attack with the calling process's number of torch threads, so that a run's numbers
-do not depend on the backend: CPU kernels sum in a thread-dependent order. Ray is optional: ``pip install 'ela[ray]'``.
+do not depend on the backend: CPU kernels sum in a thread-dependent order. Ray is
+optional: ``pip install 'ela[ray]'``.
 """
 
 from __future__ import annotations
