@@ -151,8 +151,9 @@ def test_bad_inputs_are_one_line_errors_naming_folder_and_cause(world, tmp_path,
     align = _changed_copy(world["hcn"], tmp_path / "hcn_align",
                           edit_config=lambda c: c.update(transform=["centre", "align"]))
     _fails(capsys, ["eval", str(align), "--adversarial", str(att)], "transform")
-    gone = _changed_copy(att, tmp_path / "att_gone",
-                         edit_summary=lambda s: s.update(run=str(tmp_path / "no_such_run")))
+    gone = _changed_copy(att, tmp_path / "att_gone",  # an older folder: no "preparation"
+                         edit_summary=lambda s: (s.update(run=str(tmp_path / "no_such_run")),
+                                                 s.pop("preparation")))
     _fails(capsys, ["eval", hcn, "--adversarial", str(gone)], str(gone), "no_such_run")
     _fails(capsys, ["eval", hcn, "--adversarial", str(att), "--data", "x.npz"],
            "leave out --data")
@@ -174,3 +175,14 @@ def test_attack_folder_of_another_layout_is_refused(world, tmp_path, capsys):
                                                     "run": str(world["emo"]), "n": n}))
     _fails(capsys, ["transfer", "--runs", str(world["hcn"]), "--attacks", str(other)],
            str(other), "layout 'gait16'", "'ntu25'")
+
+
+def test_a_moved_surrogate_run_does_not_break_the_transfer_test(world, tmp_path, capsys):
+    """summary.json records how the surrogate prepared its inputs, so the attack folder is
+    scored without the surrogate's run folder (moved, or on another machine)."""
+    moved = _changed_copy(world["att_hcn"], tmp_path / "att_moved",
+                          edit_summary=lambda s: s.update(run=str(tmp_path / "moved_away")))
+    assert main(["eval", str(world["sgn"]), "--adversarial", str(moved)]) == 0
+    frames = _changed_copy(moved, tmp_path / "att_frames",
+                           edit_summary=lambda s: s["preparation"].update(frames=24))
+    _fails(capsys, ["eval", str(world["sgn"]), "--adversarial", str(frames)], "frames")

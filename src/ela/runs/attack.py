@@ -55,6 +55,7 @@ from ela.runs.shards import (
     shard_path,
 )
 from ela.training.checkpoint import load_config
+from ela.training.run import PREPARATION
 
 
 @dataclass
@@ -148,12 +149,14 @@ def run_attack(job: AttackJob, data: SkeletonSet, backend: Backend | None = None
         executor(_spec(job, sel, data), _tasks(sel, shards, todo), len(todo), job.seed,
                  finished)
     bar.close()
+    config = load_config(job.run)
     missing = [k for k in range(len(shards)) if k not in done]
     if missing:
         raise ElaError(f"{out}: shards {missing} were not attacked")
     return write_outputs(out, merge_parts([done[k] for k in range(len(shards))]), data,
-                         sel.classes, load_config(job.run), {
+                         sel.classes, config, {
                              **_summary_fields(job, sel), "data_fingerprint": fingerprint,
+                             "preparation": {k: config.get(k) for k in PREPARATION},
                              "backend": backend.name, "shards": len(shards),
                              "shard_size": backend.shard_size or job.batch_size},
                          job.emotion)

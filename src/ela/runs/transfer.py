@@ -36,6 +36,7 @@ from ela.errors import CheckpointError, ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
 from ela.training.checkpoint import load, load_config
 from ela.training.loop import resolve_device
+from ela.training.run import PREPARATION
 from ela.viz.load import AttackOutput, load_attacks
 
 DEFINITION = ("transfer success = among the attacked samples the target classifies "
@@ -43,12 +44,12 @@ DEFINITION = ("transfer success = among the attacked samples the target classifi
               "one (untargeted: any wrong class counts); * = white-box (target is the attacked "
               "model)")
 
-#: config keys that say how a run prepares its inputs; surrogate and target must agree
-PREPARATION = ("label", "frames", "sampling", "window", "transform")
-
-
 def surrogate_config(attack: AttackOutput) -> dict[str, Any]:
-    """The config.json of the run an attack folder attacked (summary.json's ``run``)."""
+    """How the attacked (surrogate) run prepared its inputs: the `PREPARATION` keys that
+    summary.json records, else (folders written before it recorded them) the config.json
+    of the run it names as ``run``."""
+    if isinstance(attack.summary.get("preparation"), dict):
+        return attack.summary["preparation"]
     run = attack.summary.get("run")
     if not run:
         raise ElaError(f"{attack.folder}: summary.json names no attacked run (\"run\"); its "

@@ -44,9 +44,13 @@ from ela.training.crossval import DatasetFactory, train_splits
 from ela.training.folder import METRICS_FILE, SPLIT_FILE, claim, run_part
 from ela.training.loop import TrainConfig, evaluate, make_logger, resolve_device
 
-__all__ = ["class_names_of", "clip_groups", "default_split", "evaluate_run", "prepare_data",
-           "resolve_splits", "run_dataset", "run_inputs", "run_stream", "run_training",
-           "skeleton_datasets", "write_evaluation"]
+PREPARATION = ("label", "frames", "sampling", "window", "transform")
+"""The config.json keys that say how a run prepares its inputs (besides layout and classes):
+two runs agreeing on them can score each other's prepared sequences."""
+
+__all__ = ["PREPARATION", "class_names_of", "clip_groups", "default_split", "evaluate_run",
+           "prepare_data", "resolve_splits", "run_dataset", "run_inputs", "run_stream",
+           "run_training", "skeleton_datasets", "write_evaluation"]
 
 def skeleton_datasets(
     skeleton_set: SkeletonSet,
