@@ -256,3 +256,28 @@ def test_msr_report_in_a_browser_is_upright_and_not_mirrored(browser, msr_report
         slider.send_keys(Keys.PAGE_UP * 2)
     browser.save_screenshot(str(html.with_suffix(".png")))
     assert _errors(browser) == []
+
+
+def test_comparison_strip_draws_the_chosen_row_when_every_attack_fooled_it(tmp_path,
+                                                                          monkeypatch):
+    """`ela report --sample ROW` also picks the method-comparison strip's sample."""
+    from ela.skeleton import get_layout
+    from ela.viz import report
+    from ela.viz.load import AttackOutput
+
+    def attack(success):
+        x = np.zeros((3, 3, 4, 20, 1), dtype=np.float32)
+        n = len(success)
+        return AttackOutput(tmp_path, {"method": "m"}, x, x + 0.01, np.full(n, 4),
+                            np.zeros(n, int), np.zeros(n, int), np.ones(n, int),
+                            np.array(success), np.array([10, 11, 12]), get_layout("kinect20"),
+                            ["a", "b"], ["s10", "s11", "s12"])
+
+    drawn = []
+    monkeypatch.setattr(report, "plot_strip",
+                        lambda clean, advs, *a, title, **k: drawn.append(title) or [])
+    both = [attack([True, True, True]), attack([True, False, True])]
+    report.comparison_strip(both, tmp_path / "s", row=2)
+    report.comparison_strip(both, tmp_path / "s", row=1)  # not fooled by both: the first one
+    report.comparison_strip(both, tmp_path / "s")
+    assert [t.split()[0] for t in drawn] == ["s12", "s10", "s10"]

@@ -293,9 +293,12 @@ def attack_figures(a: AttackOutput, folder: str | Path, row: int | None = None,
     return written
 
 
-def comparison_strip(attacks: Sequence[AttackOutput], out: str | Path) -> list[Path]:
+def comparison_strip(attacks: Sequence[AttackOutput], out: str | Path,
+                     row: int | None = None) -> list[Path]:
     """Figure 1 across methods: a sample attacked successfully by every run given (same
-    dataset index), original row then one row per run. [] when there is no such sample."""
+    dataset index), original row then one row per run. [] when there is no such sample.
+    `row` (of the first attack's adversarial.npz) picks the sample when every run fooled
+    it; otherwise, and by default, the lowest dataset index all of them fooled."""
     if len(attacks) < 2:
         return []
     common = set(attacks[0].indices[attacks[0].success].tolist())
@@ -304,7 +307,9 @@ def comparison_strip(attacks: Sequence[AttackOutput], out: str | Path) -> list[P
     same_shape = len({a.clean.shape[1:] for a in attacks}) == 1
     if not common or not same_shape:
         return []
-    index = min(common)
+    wanted = int(attacks[0].indices[row]) if row is not None and \
+        0 <= row < len(attacks[0].indices) else None
+    index = wanted if wanted in common else min(common)
     rows = [int(np.flatnonzero(a.indices == index)[0]) for a in attacks]
     first, r0 = attacks[0], rows[0]
     advs = [a.adversarial[r] for a, r in zip(attacks, rows, strict=True)]
@@ -339,6 +344,7 @@ def write_report(paths: Sequence[str | Path], html_out: str | Path | None = None
         html_out = Path(html_out)
         attacks = [o for o in outputs if isinstance(o, AttackOutput)]
         if figures:
-            written += comparison_strip(attacks, html_out.with_name(html_out.stem + "_strip"))
+            written += comparison_strip(attacks, html_out.with_name(html_out.stem + "_strip"),
+                                        row)
         written.append(write_html(outputs, html_out, max_samples))
     return written
