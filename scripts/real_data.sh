@@ -24,6 +24,10 @@ train() {  # train RUN_NAME ARGS...
   $ELA train --out "$run" --device "$DEVICE" "$@"; echo "$run: $((SECONDS - start)) s"
 }
 
+bg() {  # run a command in the background with PARALLEL=1, else now
+  if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi
+}
+
 attack() {  # attack OUT_NAME ARGS...
   local out=$OUT/$1; shift
   [ -f "$out/summary.json" ] && { echo "skip $out"; return; }
@@ -118,7 +122,6 @@ for step in $STEPS; do
       M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
       M="$M --group subject"; ADV="--adv-eps ${ADV_EPS:-0.01} --adv-steps ${ADV_STEPS:-3}"
       ep() { [ "$Q" = 1 ] && echo 1 || echo "$1"; }
-      bg() { if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi; }
       bg train $R/hcn --model hcn $M --epochs "$(ep 120)"
       bg train $R/hcn_pgd --model hcn $M --epochs "$(ep 120)" --adversarial pgd $ADV
       bg train $R/hcn_trades --model hcn $M --epochs "$(ep 120)" --adversarial trades $ADV
@@ -149,7 +152,6 @@ for step in $STEPS; do
       R=robust_msr; Q=${QUICK:-0}
       M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
       M="$M --group subject --model hcn --epochs $( [ "$Q" = 1 ] && echo 1 || echo 120)"
-      bg() { if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi; }
       bg train $R/hcn_pgd_e2 $M --adversarial pgd --adv-eps 0.02
       bg train $R/hcn_pgd_e3 $M --adversarial pgd --adv-eps 0.03
       bg train $R/hcn_pgd_s7 $M --adversarial pgd --adv-steps 7

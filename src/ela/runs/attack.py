@@ -54,7 +54,6 @@ from ela.runs.shards import (
     read_checkpoint,
     shard_path,
 )
-from ela.training.checkpoint import load_config
 from ela.training.run import PREPARATION
 
 
@@ -91,17 +90,20 @@ def make_backend(name: str = "local", shard_size: int | None = None,
 
 
 def run_attack(job: AttackJob, data: SkeletonSet, backend: Backend | None = None,
-               progress: bool = True) -> dict[str, Any]:
+               progress: bool = True,
+               fingerprint: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `job` on `data` with `backend` (default: local, one batch per shard); write the
     shards, summary, table and arrays into ``job.out``.
 
     `progress`: on a terminal a bar over samples and one over each batch's steps, else one
     stderr line per shard (and one every 30 s inside a long batch); False for silence.
-    Returns the summary dict (also written to ``out/summary.json``).
+    `fingerprint`: `data_fingerprint(data)` when the caller has it already (a grid of many
+    runs on one dataset hashes it once). Returns the summary dict (also written to
+    ``out/summary.json``).
     """
     backend = backend or Backend()
     out = Path(job.out)
-    fingerprint = data_fingerprint(data)
+    fingerprint = fingerprint or data_fingerprint(data)
     if (out / "summary.json").is_file():
         same_data(_recorded_data(out), fingerprint, str(out), job.overwrite)
     sel = select_attack_samples(job.run, data, job.samples, job.seed, job.label, job.split,
@@ -149,7 +151,7 @@ def run_attack(job: AttackJob, data: SkeletonSet, backend: Backend | None = None
         executor(_spec(job, sel, data), _tasks(sel, shards, todo), len(todo), job.seed,
                  finished)
     bar.close()
-    config = load_config(job.run)
+    config = sel.config
     missing = [k for k in range(len(shards)) if k not in done]
     if missing:
         raise ElaError(f"{out}: shards {missing} were not attacked")

@@ -89,18 +89,19 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
     def cell(name: str, run: str, method: str, gamma: float | None = None,
              **kw: Any) -> dict[str, Any]:
         folder = out / Path(run).name / name
-        reuse = (folder / "summary.json").is_file() and same_data(
-            load_summary(folder).get("data_fingerprint"), fingerprint, str(folder), overwrite)
+        done = load_summary(folder) if (folder / "summary.json").is_file() else None
+        reuse = done is not None and same_data(done.get("data_fingerprint"), fingerprint,
+                                               str(folder), overwrite)
         if folder not in seen:
             seen.add(folder)
             print(f"experiment: cell {len(seen)}/{total} {Path(run).name}/{name}"
                   + (" (done)" if reuse else ""), file=sys.stderr, flush=True)
         if reuse:
-            return load_summary(folder)
+            return done
         job = AttackJob.from_flags(run, method, folder, gamma=gamma, iters=iters, label=label,
                                    samples=samples, seed=seed, device=device,
                                    batch_size=batch_size, overwrite=overwrite, **kw)
-        return run_attack(job, data, backend)
+        return run_attack(job, data, backend, fingerprint=fingerprint)
 
     sections: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "Table 1 — ELA untargeted, by γ": [], "Table 2 — ELA targeted": [],
@@ -110,11 +111,12 @@ def run_paper_experiment(data: SkeletonSet, runs: list[str], out: str | Path,
     t1, t2, t3, t4 = sections.values()
     t5: list[tuple[str, dict[str, Any]]] = []
     for run in runs:
-        model = load_config(run)["model"]["name"]
+        config = load_config(run)
+        model = config["model"]["name"]
         for g in gammas:
             t1.append((f"{model}, γ = {g:g}",
                        cell(f"ela_g{g:g}", run, "ela", emotion=emotion, gamma=g)))
-        classes = load_config(run).get("classes") or []
+        classes = config.get("classes") or []
         goal = target if target is not None else (classes[-1] if classes else "0")
         t2.append((f"{model} → {goal}",
                    cell("ela_targeted", run, "ela", emotion=emotion, target=goal)))

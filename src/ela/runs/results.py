@@ -101,10 +101,11 @@ def reset_if_changed(folder: Path, settings: dict[str, Any], data: dict[str, Any
     path = folder / SETTINGS_FILE
     text = json.dumps({**settings, "data": data}, sort_keys=True, default=str)
     if path.exists():
-        if path.read_text() == text:
+        saved = path.read_text()
+        if saved == text:
             return
         try:
-            old = json.loads(path.read_text())
+            old = json.loads(saved)
         except ValueError:
             old = {}
         same_data(old.get("data") if isinstance(old, dict) else None, data,

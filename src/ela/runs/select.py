@@ -90,7 +90,8 @@ def memory_guard(batch: int) -> Iterator[None]:
 class Selection:
     """The samples an attack run attacks: run `model` (on `device`), the run's prepared
     `dataset`, the `candidates` of its split part, the class names, the resolved `target`
-    (None, a class index or "least-likely") and the `chosen` dataset indices."""
+    (None, a class index or "least-likely"), the `chosen` dataset indices and the run's
+    checkpoint `config`."""
 
     model: torch.nn.Module
     dataset: Any
@@ -99,6 +100,7 @@ class Selection:
     target: int | str | None
     chosen: np.ndarray
     device: torch.device
+    config: dict[str, Any]
 
     def fetch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (n, C, T, V, M), y (n,), lengths (n,) of dataset indices `idx`, on the device;
@@ -120,9 +122,10 @@ def select_attack_samples(run: str | Path, data: SkeletonSet, samples: int | Non
     `samples`, chosen with `seed`; with a class `target`, none of that class), prepared
     exactly as the run was trained. Raises ElaError when there is none."""
     dev = resolve_device(device)
-    ds, candidates, classes = run_stream(run, load_config(run), data, label, split)
+    config = load_config(run)
+    ds, candidates, classes = run_stream(run, config, data, label, split)
     sel = Selection(load(run, device=dev), ds, candidates, classes,
-                    resolve_target(target, classes), np.zeros(0, dtype=np.int64), dev)
+                    resolve_target(target, classes), np.zeros(0, dtype=np.int64), dev, config)
     sel.chosen = select_samples(sel.model, sel.fetch, candidates, samples, seed, batch_size,
                                 sel.target)
     if len(sel.chosen) == 0:

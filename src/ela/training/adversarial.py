@@ -66,8 +66,8 @@ def perturb(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
     """The attacked batch x' (N, C, T, V, M): `steps` sign-gradient ascent steps of
     inner(x') − bone_weight · ΔB/B from a uniform random start in the l∞ ball of radius
     `eps` (metres), step 2.5 · eps / steps, projected back into the ball each step."""
-    movable = valid_mask(x, lengths)[:, None, :, None, :].to(x.dtype)
     mask = valid_mask(x, lengths)
+    movable = mask[:, None, :, None, :].to(x.dtype)
     alpha = 2.5 * eps / steps
     x_adv = x + eps * (torch.rand_like(x) * 2 - 1) * movable
     for _ in range(steps):
