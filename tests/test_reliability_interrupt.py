@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
+from ela import cli
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.io import write_npz
@@ -102,6 +103,26 @@ def test_ctrl_c_on_attack_is_one_line_and_the_rerun_says_where_it_resumes(demo, 
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "of 4 batches done, resuming at batch" in err
+
+
+def test_an_error_raised_while_ctrl_c_is_handled_is_still_an_interrupt(monkeypatch, capsys):
+    """A library whose cleanup fails under Ctrl-C (tqdm, when the interrupt lands while it
+    creates its lock) raises another error with the KeyboardInterrupt as its context."""
+    def broken_cleanup(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise AttributeError("type object 'tqdm_asyncio' has no attribute '_lock'")  # noqa: B904 (implicit context, as tqdm's)
+
+    def plain_bug(args):
+        raise AttributeError("a real bug")
+
+    monkeypatch.setattr(cli, "cmd_models", broken_cleanup)
+    assert main(["models"]) == 130
+    assert capsys.readouterr().err.strip() == INTERRUPTED
+    monkeypatch.setattr(cli, "cmd_models", plain_bug)
+    with pytest.raises(AttributeError, match="a real bug"):
+        main(["models"])
 
 
 def _results(metrics: dict) -> dict:

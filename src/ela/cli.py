@@ -643,8 +643,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ela: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # finished epochs and batches are on disk (atomic writes)
-        print("\nela: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return _interrupted()
+    except Exception as err:
+        if _raised_by_interrupt(err):
+            return _interrupted()
+        raise
+
+
+def _interrupted() -> int:
+    print("\nela: interrupted; run the same command again to resume", file=sys.stderr)
+    return 130
+
+
+def _raised_by_interrupt(err: BaseException) -> bool:
+    """Whether `err` was raised while a Ctrl-C was being handled (a library's cleanup that
+    fails half-way, e.g. tqdm creating its lock when the interrupt lands)."""
+    seen: set[int] = set()
+    cause = err.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
 
 
 if __name__ == "__main__":
