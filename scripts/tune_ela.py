@@ -4,8 +4,9 @@ ELA's defaults are chosen with this script, so that the test samples the README 
 stay unseen while tuning. Each setting is ``method[:key=value,key=value]`` (options as
 `ela attack --cfg` takes them); every setting attacks the same `--samples` training samples
 that the model classifies correctly (seeded choice) and prints one row: success, ΔB/B,
-ΔA/A, ΔS/S (still joints counted), still-joint motion p99 (mm/frame), emotion consistency,
-and the model evaluations per sample (median, p90). Example:
+ΔA/A (ours and the paper's measure), bone turn (degrees), l2 and acceleration change (mm),
+median l∞ (mm), ΔS/S (still joints counted), still-joint motion p99 (mm/frame), emotion
+consistency, and the model evaluations per sample (median, p90). Example:
 
     .venv/bin/python scripts/tune_ela.py runs/msr_hcn --data ../shared/data/msr_action3d \\
         --format msr --emotion runs/emotion_cnn ela ela:lr=3e-3,lr_decay=0.95 cw smart
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import time
 
 import numpy as np
@@ -77,9 +79,17 @@ def main() -> None:
         def pct(key: str, s=s) -> str:
             return "-" if s[key] is None else f"{100 * s[key]:.2f}"
 
+        def mm(key: str, s=s) -> str:
+            return "-" if s[key] is None else f"{1000 * s[key]:.1f}"
+
         p99 = s["still_joint_speed_p99_mm"]
+        linf = result.metrics["linf"][result.success].cpu().numpy()
+        turn = "-" if s["bone_turn"] is None else f"{math.degrees(s['bone_turn']):.2f}°"
         print(f"{setting:48s} SR {s['success_rate']:.2f}  ΔB/B {pct('bone_length_change')}  "
               f"ΔA/A {pct('bone_angle_change')}  paperΔA {pct('bone_angle_change_paper')}  "
+              f"turn {turn}  shift {mm('centre_shift')} mm  l2 {mm('l2')} mm  l∞ median "
+              f"{'-' if not len(linf) else f'{1000 * np.median(linf):.0f}'} mm  "
+              f"Δacc {mm('acceleration_change')} mm  "
               f"ΔS/S {pct('joint_speed_change')}  still p99 "
               f"{'-' if p99 is None else f'{p99:.1f}'}  emo {pct('emotion_consistency')}  "
               f"evals med {np.median(ev):.0f} p90 {np.percentile(ev, 90):.0f}  "

@@ -11,6 +11,7 @@ from torch import nn
 from ela.attacks import DynamicDistance, EmotionDistance, SmartPerceptualLoss, imperceptibility
 from ela.attacks.distances import spine_joints
 from ela.attacks.objectives import classification_loss, is_adversarial, margin
+from ela.errors import ElaError
 from ela.models.registry import SkeletonModel
 from ela.skeleton import Layout, get_layout
 
@@ -57,6 +58,9 @@ def _expected() -> dict[str, float]:
         # Zheng et al.'s angle measure, one triplet (root, mid, tip): frame 0 tip moved 0.1
         # on an arm of 1; frame 1 is out (zero arm); frame 2 tip moved |d2| on an arm of 2
         "bone_angle_change_paper": (0.1 / 1 + float(d2.norm()) / 2) / 2,
+        # bone directions: only the tip bone of frame 2 turns (by θ), of the 5 bones b counts
+        "bone_turn": THETA / 5,
+        "centre_shift": 0.0,  # the root (the centre joint) never moves
         "l2": math.sqrt(0.01 + float(d2 @ d2)) / 3,
         "linf": max(0.1, float(d2.abs().max())),
         # one valid frame triple, 3 joints; only the tip changes: Δ²d = d2 − 0 + (0.1, 0, 0)
@@ -137,11 +141,57 @@ def test_dynamic_distance_terms_tolerances_and_gradients():
     assert tol["b"].item() == pytest.approx(0.05 / 5, rel=1e-4)
     weighted = DynamicDistance(CHAIN, weights=(2.0, 0.0, 1.0))(x_adv, ref)
     assert weighted.item() == pytest.approx(2 * terms["b"].item() + terms["s"].item(), rel=1e-5)
-    for start in (x_adv.clone(), x.clone()):  # also at x' = x, where attacks start
-        start.requires_grad_(True)
-        dist(start, ref).sum().backward()
-        assert torch.isfinite(start.grad).all()
-    assert start.grad.abs().sum() == 0  # a zero perturbation costs nothing to first order
+    full = DynamicDistance(CHAIN, turn_weight=1.0, shift_weight=1.0)
+    for d in (dist, full):
+        for start in (x_adv.clone(), x.clone()):  # also at x' = x, where attacks start
+            start.requires_grad_(True)
+            d(start, ref).sum().backward()
+            assert torch.isfinite(start.grad).all()
+        assert start.grad.abs().sum() == 0  # a zero perturbation costs nothing to first order
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0])
+def test_a_limb_swung_on_a_cone_is_seen_only_by_the_turn_term(scale):
+    """The tip bone swung by φ about the axis of its parent bone keeps every bone length
+    and inner angle: b = a = 0, so the paper's b + a + s cannot see it; r = φ per turned
+    bone, at any scale. A rigid shift of the whole body turns nothing."""
+    phi = 0.3
+    x = scale * torch.tensor([[0.0, 0, 0], [0, 1, 0], [1, 1, 0]]).T[None, :, None, :, None]
+    swung = x.clone()
+    swung[0, :, 0, 2, 0] = scale * torch.tensor([math.cos(phi), 1.0, math.sin(phi)])
+    plain, turn = DynamicDistance(CHAIN), DynamicDistance(CHAIN, turn_weight=2.0)
+    ref = plain.reference(x)
+    terms = plain.terms(swung, ref)
+    assert terms["b"].item() == pytest.approx(0.0, abs=1e-6)
+    assert terms["a"].item() == pytest.approx(0.0, abs=1e-6)
+    assert terms["r"].item() == pytest.approx(phi / 2, rel=1e-5)  # one of two bones turned
+    assert plain(swung, ref).item() == pytest.approx(0.0, abs=1e-6)
+    assert turn(swung, ref).item() == pytest.approx(2.0 * phi / 2, rel=1e-5)
+    got = imperceptibility(x, swung, CHAIN)
+    assert got["bone_turn"].item() == pytest.approx(phi / 2, rel=1e-5)
+    with pytest.raises(ElaError, match="turn_weight"):
+        DynamicDistance(CHAIN, turn_weight=-1.0)
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0])
+def test_a_steady_whole_body_shift_is_seen_only_by_the_shift_term(scale):
+    """Every joint moved by the same t in every frame: no bone, angle, speed or direction
+    changes; p = |t| / mean bone length, and the metric reports |t| in metres."""
+    x = torch.zeros(1, 3, 3, 3, 1)
+    x[0, :, :, :, 0] = scale * torch.tensor([[0.0, 0, 0], [0, 1, 0], [1, 1, 0]]).T[:, None]
+    x[0, 1, :, :, 0] += scale * torch.arange(3.0)[:, None]  # walking along y
+    t = scale * torch.tensor([0.3, 0.0, 0.4])  # |t| = 0.5 bone lengths
+    shifted = x + t[None, :, None, None, None]
+    dist = DynamicDistance(CHAIN, shift_weight=3.0)
+    ref = dist.reference(x)
+    terms = dist.terms(shifted, ref)
+    assert all(terms[k].item() == pytest.approx(0.0, abs=1e-5) for k in "basr")
+    assert terms["p"].item() == pytest.approx(0.5, rel=1e-5)
+    assert dist(shifted, ref).item() == pytest.approx(1.5, rel=1e-5)
+    assert DynamicDistance(CHAIN)(shifted, ref).item() == pytest.approx(0.0, abs=1e-5)
+    got = imperceptibility(x, shifted, CHAIN)
+    assert got["centre_shift"].item() == pytest.approx(0.5 * scale, rel=1e-5)
+    assert got["bone_turn"].item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_reference_select_keeps_rows():

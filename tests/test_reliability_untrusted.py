@@ -147,7 +147,7 @@ def test_checkpoint_that_disagrees_with_the_data_fails_before_any_work(
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the checkpoint was checked")
 
-    monkeypatch.setattr(select_module, "select_samples", no_work)
+    monkeypatch.setattr(select_module, "correct_samples", no_work)
     monkeypatch.setattr("ela.training.run.evaluate", no_work)
     out = tmp_path / "out"
     code = main([command, str(target), "--data", str(demo), *extra, "--out", str(out)])

@@ -26,8 +26,10 @@ def _clean() -> np.ndarray:
     return np.stack([s.data for s in data.samples[:4]]).astype(np.float32)  # (4, 3, T, 25, 1)
 
 
-def write_attack(folder, success, shifts=SHIFTS, target=None, n=4, layout="ntu25"):
-    """An attack folder whose sample i moves the left hand by shifts[i] metres."""
+def write_attack(folder, success, shifts=SHIFTS, target=None, n=4, layout="ntu25",
+                 correct=None):
+    """An attack folder whose sample i moves the left hand by shifts[i] metres; `correct`:
+    (correctly classified, candidates) as summaries record them (None: an older folder)."""
     folder.mkdir(parents=True)
     clean = _clean()[:n]
     adv = clean.copy()
@@ -37,13 +39,14 @@ def write_attack(folder, success, shifts=SHIFTS, target=None, n=4, layout="ntu25
              adv_pred=np.asarray(success[:n], int), success=np.asarray(success[:n], bool),
              indices=np.arange(n), layout=np.array(layout), classes=np.array(["a", "b"]))
     (folder / "summary.json").write_text(json.dumps(
-        {"method": "ela", "model": "hcn", "run": "runs/hcn", "n": n, "target": target}))
+        {"method": "ela", "model": "hcn", "run": "runs/hcn", "n": n, "target": target,
+         **({} if correct is None else {"correct": correct[0], "candidates": correct[1]})}))
     return folder
 
 
 @pytest.fixture
 def folders(tmp_path):
-    return (write_attack(tmp_path / "plain", [True, True, False, True]),
+    return (write_attack(tmp_path / "plain", [True, True, False, True], correct=(4, 8)),
             write_attack(tmp_path / "robust", [False, False, True, False]))
 
 
@@ -64,6 +67,10 @@ def test_curves_medians_and_table_follow_the_definitions(folders):
     assert linf["eps"] == pytest.approx([0, 0.01, 0.02, 0.03, 0.04, 0.05])
     assert linf["robust_accuracy"][0] == pytest.approx([1, 1, 0.75, 0.75, 0.5, 0.25])
     assert linf["robust_accuracy"][1] == pytest.approx([1, 1, 1, 0.75, 0.75, 0.75])
+    assert plain["clean_accuracy"] == 0.5 and robust["clean_accuracy"] is None
+    assert linf["robust_accuracy_of_all"][0] == pytest.approx([0.5, 0.5, 0.375, 0.375, 0.25,
+                                                               0.125])
+    assert linf["robust_accuracy_of_all"][1] == [None] * 6
     assert "upper bound" in result["note"] and "classified correctly" in result["denominator"]
 
 
@@ -72,7 +79,9 @@ def test_command_prints_tables_and_writes_json_markdown_and_plot(folders, tmp_pa
     assert main(["robustness", *map(str, folders), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "upper bound on the true minimal perturbation" in printed
-    assert "| plain (ela on hcn) | 75.0 % | " in printed  # fooled share in the medians table
+    assert "| plain (ela on hcn) | 50.0 % | 75.0 % | " in printed  # clean accuracy, fooled
+    assert "| robust (ela on hcn) | – | 25.0 % | " in printed
+    assert "| 100.0 % (50.0 %) | 75.0 % (37.5 %) |" in printed  # plain at l∞ 20, 30 mm
     assert "∞" in printed
     assert json.loads((out / "robustness.json").read_text())["curves"][1]["median"]["l2"] is None
     with Image.open(out / "robustness.png") as image:

@@ -186,3 +186,20 @@ def test_a_moved_surrogate_run_does_not_break_the_transfer_test(world, tmp_path,
     frames = _changed_copy(moved, tmp_path / "att_frames",
                            edit_summary=lambda s: s["preparation"].update(frames=24))
     _fails(capsys, ["eval", str(world["sgn"]), "--adversarial", str(frames)], "frames")
+
+
+def test_a_moved_surrogate_scored_as_target_is_still_white_box(world, tmp_path):
+    """White-box cells are recognised by the weights' digest, not the run folder's path;
+    folders written before digests were recorded fall back to the path."""
+    moved = tmp_path / "hcn_moved"
+    shutil.copytree(world["hcn"], moved)
+    out = tmp_path / "moved.json"
+    assert main(["eval", str(moved), "--adversarial", str(world["att_hcn"]), "--out",
+                 str(out)]) == 0
+    (cell,) = json.loads(out.read_text())["cells"]
+    assert cell["white_box"] and cell["transfer_success"] is not None
+    old = _changed_copy(world["att_hcn"], tmp_path / "att_old",
+                        edit_summary=lambda s: s.pop("model_digest"))
+    for run, white in ((world["hcn"], True), (moved, False), (world["sgn"], False)):
+        assert main(["eval", str(run), "--adversarial", str(old), "--out", str(out)]) == 0
+        assert json.loads(out.read_text())["cells"][0]["white_box"] is white

@@ -35,6 +35,8 @@ from ela.skeleton import (
     Layout,
     bone_angles,
     bone_lengths,
+    bone_turns,
+    bone_vectors,
     get_layout,
     joint_speeds,
     layout_indices,
@@ -58,10 +60,17 @@ class _Selectable:
 
 @dataclass
 class DynamicReference(_Selectable):
-    """Clean features and masks, each (N, T or T−1, elements, M); `velocity` (N, 3, T−1,
-    V, M); `speed_scale` = max(S, min_speed), the denominator of the speed term."""
+    """Clean features and masks, each (N, T or T−1, elements, M); `bone_vec` (N, 3, T, B,
+    M) and `velocity` (N, 3, T−1, V, M); `speed_scale` = max(S, min_speed), the
+    denominator of the speed term; `centre` (N, 3, T, M) the centre joint's path, `body`
+    (N,) the mean length of the counted bones (the scale of the centre-shift term) and
+    `frame_mask` (N, T, M) the valid frames of present persons."""
 
     bone: torch.Tensor
+    bone_vec: torch.Tensor
+    centre: torch.Tensor
+    body: torch.Tensor
+    frame_mask: torch.Tensor
     angle: torch.Tensor
     speed: torch.Tensor
     velocity: torch.Tensor
@@ -86,13 +95,18 @@ def dynamic_reference(
         angle = bone_angles(x, layout)
         speed = joint_speeds(x)
         arm_a, arm_c = angle_arms(x, layout)
+        bone_mask = frames[:, :, None, :] & (bone >= min_length)
         return DynamicReference(
             bone=bone,
+            bone_vec=bone_vectors(x, layout),
+            centre=x[:, :3, :, layout.centre],
+            body=masked_mean(bone, bone_mask, 1.0),
+            frame_mask=frames,
             angle=angle,
             speed=speed,
             velocity=x[:, :3, 1:] - x[:, :3, :-1],
             speed_scale=speed.clamp(min=min_speed),
-            bone_mask=frames[:, :, None, :] & (bone >= min_length),
+            bone_mask=bone_mask,
             angle_mask=frames[:, :, None, :]
             & (arm_a >= min_length)
             & (arm_c >= min_length)
@@ -127,11 +141,17 @@ def relative_changes(
     empty: float = 0.0,
     velocity: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Per-sample mean relative changes {"b", "a", "s"} (N,), each relu(change − ε).
+    """Per-sample mean changes {"b", "a", "s", "r", "p"} (N,); b, a, s each relu(change − ε).
 
     b = |B' − B| / (B + eps), a = |A' − A| / (A + eps), s = |S' − S| / max(S, min_speed);
     with `velocity`, s = ‖v' − v‖ / max(S, min_speed) instead, the change of the velocity
     vector: it bounds |S' − S| from above and also charges a change of direction.
+    r = the angle (radians) by which each bone turns from its clean direction
+    (`ela.skeleton.bone_turns`), over the bones b counts: what b and a cannot see.
+    p = ‖c' − c‖ / body, the shift of the centre joint c over the valid frames, relative
+    to the mean bone length of the clean sample: a whole-body translation, which no other
+    term sees while it is steady. Joint positions are the centre joint plus sums of bone
+    vectors, so b, r and p together leave no displacement free.
     """
     if velocity:
         v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
@@ -144,8 +164,12 @@ def relative_changes(
         "a": ((bone_angles(x_adv, layout) - ref.angle).abs() / (ref.angle + eps), ref.angle_mask),
         "s": (speed_change / ref.speed_scale, ref.speed_mask),
     }
+    shift = x_adv[:, :3, :, layout.centre] - ref.centre
+    feats["r"] = (bone_turns(x_adv, ref.bone_vec, layout), ref.bone_mask)
+    feats["p"] = (torch.sqrt((shift * shift).sum(1) + 1e-18) / ref.body[:, None, None],
+                  ref.frame_mask)
     out = {}
-    for (key, (rel, mask)), tol in zip(feats.items(), tolerances, strict=True):
+    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0), strict=True):
         if tol:
             rel = torch.relu(rel - tol)
         out[key] = masked_mean(rel, mask, empty)
@@ -153,11 +177,14 @@ def relative_changes(
 
 
 class DynamicDistance:
-    """Differentiable dynamic distance w_b·b + w_a·a + w_s·s per sample (fractions, not %).
+    """Differentiable dynamic distance w_b·b + w_a·a + w_s·s + w_r·r + w_p·p per sample
+    (fractions, not %; r in radians).
 
     Args:
         layout: skeleton layout of the data.
         weights: (w_b, w_a, w_s).
+        turn_weight: w_r, weight of the bone-turn term r (0: the paper's b + a + s).
+        shift_weight: w_p, weight of the centre-shift term p (0: the paper's).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
         eps: added to the bone and angle denominators as a second guard.
@@ -174,6 +201,8 @@ class DynamicDistance:
         min_speed: float = MIN_SPEED,
         eps: float = 1e-8,
         velocity: bool = False,
+        turn_weight: float = 0.0,
+        shift_weight: float = 0.0,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
@@ -187,13 +216,17 @@ class DynamicDistance:
         self.thresholds = (min_length, min_angle, min_speed)
         self.eps = eps
         self.velocity = bool(velocity)
+        if min(turn_weight, shift_weight) < 0:
+            raise ElaError("DynamicDistance: turn_weight and shift_weight must be ≥ 0, got "
+                           f"{turn_weight}, {shift_weight}")
+        self.turn_weight, self.shift_weight = float(turn_weight), float(shift_weight)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
         """Clean features of x (N, C, T, V, M), computed once per attack."""
         return dynamic_reference(x, self.layout, lengths, *self.thresholds)
 
     def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
-        """Unweighted per-sample terms {"b", "a", "s"}, each (N,)."""
+        """Unweighted per-sample terms {"b", "a", "s", "r", "p"}, each (N,)."""
         return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
                                 velocity=self.velocity)
 
@@ -201,7 +234,8 @@ class DynamicDistance:
         """(N,) weighted sum of the terms."""
         t = self.terms(x_adv, ref)
         wb, wa, ws = self.weights
-        return wb * t["b"] + wa * t["a"] + ws * t["s"]
+        return (wb * t["b"] + wa * t["a"] + ws * t["s"] + self.turn_weight * t["r"]
+                + self.shift_weight * t["p"])
 
 
 EmotionMode = Literal["relative", "kl", "feature"]

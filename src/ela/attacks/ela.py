@@ -70,6 +70,13 @@ class ELA(Attack):
         weights, tolerances: (b, a, s) weights and tolerances ε of the dynamic distance.
         velocity: the speed term measures the change of each joint's velocity vector
             (direction included), not only of its speed (see `DynamicDistance`).
+        turn_weight: weight of the bone-turn term r, the angle by which each bone turns
+            from its clean direction (radians, mean over bones and frames;
+            `DynamicDistance`). b and a cannot see a limb swung on a cone about its parent
+            bone; r can.
+        shift_weight: weight of the centre-shift term p, the centre joint's displacement
+            relative to the mean bone length (`DynamicDistance`): a steady whole-body
+            translation changes no bone, angle or speed; p sees it.
         emotion_weight: weight of e.
         emotion_mode: how e measures the change of E (`EmotionDistance`): "kl" between the
             emotion posteriors (default: it keeps exactly what the emotion consistency
@@ -108,6 +115,8 @@ class ELA(Attack):
         weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         tolerances: tuple[float, float, float] = (0.0, 0.0, 0.0),
         velocity: bool = False,
+        turn_weight: float = 0.0,
+        shift_weight: float = 0.0,
         emotion_weight: float = 1.0,
         emotion_mode: EmotionMode = "kl",
         patience: int = 20,
@@ -133,7 +142,8 @@ class ELA(Attack):
         self.patience, self.rel_tol = int(patience), float(rel_tol)
         self.settle_iters = None if settle_iters is None else int(settle_iters)
         self.distance = DynamicDistance(self.layout, weights, tolerances,
-                                        min_length, min_angle, min_speed, velocity=velocity)
+                                        min_length, min_angle, min_speed, velocity=velocity,
+                                        turn_weight=turn_weight, shift_weight=shift_weight)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
                         if emotion_model is not None and self.emotion_weight > 0 else None)

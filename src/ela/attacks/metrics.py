@@ -16,6 +16,12 @@ or SI units, never percent. The floors are `METRIC_FLOORS` (metres, radians, met
   joint displacement — a small-angle estimate (radians) of how far the two arms turn; same
   masks as ΔA/A without the 1e-3 rad one. Not a relative change: compare it with the
   paper's ΔA/A column, not with ours.
+* bone_turn: mean over the bones ΔB/B counts of the angle (radians) by which each bone
+  turns from its clean direction. ΔB/B and ΔA/A cannot see a limb swung on a cone about
+  its parent bone (lengths and inner angles stay); this sees every change of direction. A
+  small turn θ moves the bone's far end by about θ·B.
+* centre_shift: mean over valid frames and present persons of the displacement of the
+  layout's centre joint (metres): a whole-body translation, which no relative measure sees.
 * joint_speed_change ΔS/S: mean of |S' − S| / max(S, 1 mm/frame) over EVERY valid joint ×
   consecutive-frame pair: for moving joints the paper's |S' − S| / S; a still joint (clean
   speed under 1 mm/frame) counts with the speed it was given, in mm/frame — nothing moves
@@ -66,8 +72,9 @@ from ela.skeleton import (
 if TYPE_CHECKING:
     from ela.attacks.base import AttackResult
 
-METRICS = ("bone_length_change", "bone_angle_change", "bone_angle_change_paper",
-           "joint_speed_change", "still_joint_speed", "l2", "linf", "acceleration_change")
+METRICS = ("bone_length_change", "bone_angle_change", "bone_angle_change_paper", "bone_turn",
+           "centre_shift", "joint_speed_change", "still_joint_speed", "l2", "linf",
+           "acceleration_change")
 
 METRIC_FLOORS = {
     "min_bone_length_m": MIN_LENGTH,
@@ -107,6 +114,9 @@ def imperceptibility(
             "bone_length_change": rel["b"],
             "bone_angle_change": rel["a"],
             "bone_angle_change_paper": _angle_proxy(x, d, lay, frames, min_length),
+            "bone_turn": rel["r"],
+            "centre_shift": masked_mean(torch.linalg.vector_norm(d[:, :, :, lay.centre], dim=1),
+                                        frames, math.nan),
             "joint_speed_change": rel["s"],
             "still_joint_speed": fastest.where(still.any(1), math.nan),
             "l2": torch.linalg.vector_norm(d.flatten(1), dim=1) / n_frames,

@@ -54,6 +54,7 @@ from ela.runs.shards import (
     read_checkpoint,
     shard_path,
 )
+from ela.training.checkpoint import weights_digest
 from ela.training.run import PREPARATION
 
 
@@ -213,7 +214,8 @@ def _summary_fields(job: AttackJob, sel: Selection) -> dict[str, Any]:
     """The settings an attack summary records beside its metrics."""
     tgt = sel.target
     return {
-        "method": job.method, "run": str(job.run), "candidates": int(len(sel.candidates)),
+        "method": job.method, "run": str(job.run), "model_digest": weights_digest(job.run),
+        "candidates": int(len(sel.candidates)), "correct": sel.correct,
         "target": None if tgt is None else (tgt if isinstance(tgt, str) else sel.classes[tgt]),
         "emotion_model": None if job.emotion is None else str(job.emotion),
         "emotion_loss": job.uses_emotion_loss(), "options": dict(job.options),

@@ -6,7 +6,8 @@ damaged or not one, so it is redone, never trusted. `write_outputs` merges them 
 
 - ``summary.json``: method, model, dataset, n, success rate, ΔB/B, ΔA/A, ΔS/S, l2,
   acceleration change, emotion consistency, model evaluations per sample, seconds, options,
-  the data's fingerprint;
+  the data's fingerprint, the attacked weights' digest (``model_digest``) and how many of
+  the part's ``candidates`` the model classified ``correct``ly;
 - ``samples.csv``: one row per attacked sample (index, name, label, predictions, success,
   every metric, iterations, evaluations);
 - ``adversarial.npz``: clean and adversarial sequences, lengths, labels, predictions.
@@ -88,7 +89,8 @@ def load_result_file(path: Path) -> dict[str, np.ndarray] | None:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
         return None  # a damaged batch file is redone, never trusted
-    return arrays if "indices" in arrays and "notes" in arrays else None
+    needed = {"indices", "notes", *(f"metric_{name}" for name in METRICS)}
+    return arrays if needed <= arrays.keys() else None  # older files lack newer metrics
 
 
 def reset_if_changed(folder: Path, settings: dict[str, Any], data: dict[str, Any],

@@ -4,8 +4,11 @@ A minimal-perturbation attack finds, per sample, the smallest change it can that
 model. Robust accuracy at a budget ε is then the share of the attacked samples whose found
 change exceeds ε or that the attack never fooled (change ∞). The denominator is the attacked
 samples: `ela attack` attacks only samples the model classifies correctly, so this is the
-accuracy among correctly classified samples; multiply by the model's clean accuracy for the
-share of all samples (not done here: the summary does not record how many were correct).
+accuracy among correctly classified samples. Summaries record how many of the part's
+candidates the model classified correctly (``correct`` of ``candidates``), so each curve
+also gives its ``clean_accuracy`` and the robust accuracy over all samples of the part
+(``robust_accuracy_of_all`` = clean accuracy × robust accuracy; None for folders written
+before summaries recorded ``correct``).
 An attack's found minimum is an upper bound on the true minimal perturbation, so each curve
 is an upper bound on the true robust accuracy, and the median change to fool an upper bound
 on the true median.
@@ -97,10 +100,12 @@ def _curve(attack: AttackOutput) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     if len(attack) == 0:
         raise ElaError(f"{attack.folder}: holds no attacked sample")
     changes = {k: v[~np.isnan(v)] for k, v in sample_changes(attack).items()}
+    correct, candidates = s.get("correct"), s.get("candidates")
     return {
         "folder": str(attack.folder), "label": attack.folder.name, "method": s.get("method"),
         "model": s.get("model"), "run": s.get("run"), "n_attacked": len(attack),
         "fooled": float(attack.success.mean()),
+        "clean_accuracy": correct / candidates if correct is not None and candidates else None,
         "n": {k: len(v) for k, v in changes.items()},
         "median": {k: _finite(np.median(v)) if len(v) else None for k, v in changes.items()},
         "changes": {k: np.sort(v[np.isfinite(v)]).tolist() for k, v in changes.items()},
@@ -121,8 +126,12 @@ def robustness_curves(attack_paths: Sequence[str | Path]) -> dict[str, Any]:
     for k in MEASURES:
         eps = nice_grid(max((max(c["changes"][k], default=0.0) for c, _ in found),
                             default=0.0))
-        table[k] = {"eps": eps, "robust_accuracy": [
-            [_finite(a) for a in robust_accuracy(changes[k], eps)] for _, changes in found]}
+        accs = [robust_accuracy(changes[k], eps) for _, changes in found]
+        table[k] = {"eps": eps,
+                    "robust_accuracy": [[_finite(a) for a in acc] for acc in accs],
+                    "robust_accuracy_of_all": [
+                        [None if c["clean_accuracy"] is None else _finite(c["clean_accuracy"] * a)
+                         for a in acc] for (c, _), acc in zip(found, accs, strict=True)]}
     return {"note": NOTE, "denominator": DENOMINATOR,
             "measures": {k: {"label": lab, "scale": sc, "unit": u}
                          for k, (lab, sc, u) in MEASURES.items()},
@@ -133,27 +142,36 @@ def _display(value: float | None, measure: str) -> str:
     return "∞" if value is None else f"{value * MEASURES[measure][1]:.3g}"
 
 
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
 def robustness_markdown(result: dict[str, Any]) -> str:
     """Markdown: one robust-accuracy table per measure and the medians to fool."""
     curves = result["curves"]
     names = [f"{c['label']} ({c['method']} on {c['model']})" for c in curves]
-    parts = [f"Robust accuracy vs ε: {result['denominator']}.\nNote: {result['note']}.\n"]
+    parts = [f"Robust accuracy vs ε: {result['denominator']}; in brackets, of all samples "
+             f"of the part (× clean accuracy).\nNote: {result['note']}.\n"]
     for k, (label, _, unit) in MEASURES.items():
         eps = result["table"][k]["eps"]
         head = (f"| at ε = {label} ({unit}) | n | " + " | ".join(_display(e, k) for e in eps)
                 + " |\n" + "|---" * (len(eps) + 2) + "|\n")
         rows = "\n".join(
             f"| {name} | {c['n'][k]} | " + " | ".join(
-                "–" if a is None else f"{100 * a:.1f} %" for a in accs) + " |"
-            for name, c, accs in zip(names, curves, result["table"][k]["robust_accuracy"],
-                                     strict=True))
+                _percent(a) + ("" if b is None else f" ({_percent(b)})")
+                for a, b in zip(accs, of_all, strict=True)) + " |"
+            for name, c, accs, of_all in zip(names, curves,
+                                             result["table"][k]["robust_accuracy"],
+                                             result["table"][k]["robust_accuracy_of_all"],
+                                             strict=True))
         parts.append(head + rows + "\n")
-    head = ("| median change to fool (∞: half or more never fooled) | fooled | "
+    head = ("| median change to fool (∞: half or more never fooled) | clean accuracy | fooled | "
             + " | ".join(f"{lab} ({u})" for lab, _, u in MEASURES.values()) + " |\n"
-            + "|---" * (len(MEASURES) + 2) + "|\n")
-    rows = "\n".join(f"| {name} | {100 * c['fooled']:.1f} % | " + " | ".join(
-        _display(c["median"][k], k) for k in MEASURES) + " |"
-        for name, c in zip(names, curves, strict=True))
+            + "|---" * (len(MEASURES) + 3) + "|\n")
+    rows = "\n".join(f"| {name} | {_percent(c['clean_accuracy'])} | "
+                      f"{100 * c['fooled']:.1f} % | " + " | ".join(
+                          _display(c["median"][k], k) for k in MEASURES) + " |"
+                      for name, c in zip(names, curves, strict=True))
     parts.append(head + rows + "\n")
     return "\n".join(parts)
 

@@ -27,14 +27,12 @@ Fetch = Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 """Dataset indices -> (x (n, C, T, V, M), y (n,), lengths (n,)) prepared on the device."""
 
 
-def select_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
-                   samples: int | None, seed: int, batch_size: int,
-                   target: int | str | None = None) -> np.ndarray:
-    """Indices among `candidates` that the model classifies correctly, at most `samples`.
+def correct_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
+                    batch_size: int, target: int | str | None = None) -> np.ndarray:
+    """Indices among `candidates` that the model classifies correctly, in their order.
 
     Inputs come from `fetch`, `batch_size` at a time. With a class index `target`, samples
-    of that class are left out (a targeted attack has nothing to do on them). A random
-    subset (seeded) when more are correct than asked for, in increasing order.
+    of that class are left out (a targeted attack has nothing to do on them).
     """
     hits = []
     with torch.no_grad():
@@ -47,11 +45,24 @@ def select_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
                     hit &= y != target
                 hits.append(hit.cpu())
     hit = torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool)
-    correct = candidates[hit.numpy()]
-    if samples is not None and len(correct) > samples:
+    return candidates[hit.numpy()]
+
+
+def subsample(indices: np.ndarray, samples: int | None, seed: int) -> np.ndarray:
+    """At most `samples` of `indices`: a random subset (seeded) when there are more, in
+    increasing order."""
+    if samples is not None and len(indices) > samples:
         rng = np.random.default_rng(seed)
-        correct = np.sort(rng.choice(correct, size=samples, replace=False))
-    return correct
+        return np.sort(rng.choice(indices, size=samples, replace=False))
+    return indices
+
+
+def select_samples(model: torch.nn.Module, fetch: Fetch, candidates: np.ndarray,
+                   samples: int | None, seed: int, batch_size: int,
+                   target: int | str | None = None) -> np.ndarray:
+    """`correct_samples`, at most `samples` of them (`subsample`)."""
+    return subsample(correct_samples(model, fetch, candidates, batch_size, target), samples,
+                     seed)
 
 
 def resolve_target(target: str | None, classes: list[str]) -> int | str | None:
@@ -90,14 +101,16 @@ def memory_guard(batch: int) -> Iterator[None]:
 class Selection:
     """The samples an attack run attacks: run `model` (on `device`), the run's prepared
     `dataset`, the `candidates` of its split part, the class names, the resolved `target`
-    (None, a class index or "least-likely"), the `chosen` dataset indices and the run's
-    checkpoint `config`."""
+    (None, a class index or "least-likely"), the number of candidates it classifies
+    `correct`ly (those of the target class left out), the `chosen` dataset indices and the
+    run's checkpoint `config`."""
 
     model: torch.nn.Module
     dataset: Any
     candidates: np.ndarray
     classes: list[str]
     target: int | str | None
+    correct: int
     chosen: np.ndarray
     device: torch.device
     config: dict[str, Any]
@@ -125,9 +138,11 @@ def select_attack_samples(run: str | Path, data: SkeletonSet, samples: int | Non
     config = load_config(run)
     ds, candidates, classes = run_stream(run, config, data, label, split)
     sel = Selection(load(run, device=dev), ds, candidates, classes,
-                    resolve_target(target, classes), np.zeros(0, dtype=np.int64), dev, config)
-    sel.chosen = select_samples(sel.model, sel.fetch, candidates, samples, seed, batch_size,
-                                sel.target)
+                    resolve_target(target, classes), 0, np.zeros(0, dtype=np.int64), dev,
+                    config)
+    correct = correct_samples(sel.model, sel.fetch, candidates, batch_size, sel.target)
+    sel.correct = len(correct)
+    sel.chosen = subsample(correct, samples, seed)
     if len(sel.chosen) == 0:
         raise ElaError(f"{run}: the model classifies none of the {len(candidates)} candidate "
                        "samples correctly; nothing to attack")

@@ -18,7 +18,10 @@ correctly):
   none correctly). Any wrong class counts, also for a targeted attack. A sample the surrogate
   was not fooled by still counts, with the attack's last iterate.
 
-When the target is the surrogate itself the cell is white-box success, marked as such.
+When the target is the surrogate itself the cell is white-box success, marked as such: the
+target's weights have the digest summary.json records as ``model_digest`` (so a moved run
+folder is still recognised), or, for folders written before digests were recorded, the
+target is the folder summary.json names as ``run``.
 `transfer_matrix` scores every run on every attack; `write_transfer` writes the surrogate ×
 target matrix as ``transfer.json`` and ``transfer.md`` (read by `ela report`).
 """
@@ -34,7 +37,7 @@ import torch
 
 from ela.errors import CheckpointError, ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
-from ela.training.checkpoint import load, load_config
+from ela.training.checkpoint import load, load_config, weights_digest
 from ela.training.loop import resolve_device
 from ela.training.run import PREPARATION
 from ela.viz.load import AttackOutput, load_attacks
@@ -98,8 +101,13 @@ def predict(model: torch.nn.Module, x: np.ndarray, device: torch.device,
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def _same_run(a: str | Path, b: str | Path | None) -> bool:
-    return b is not None and Path(a).resolve() == Path(b).resolve()
+def is_surrogate(run: str | Path, digest: str, attack: AttackOutput) -> bool:
+    """Whether `run` (weights digest `digest`) is the model `attack` was made on."""
+    recorded = attack.summary.get("model_digest")
+    if recorded is not None:
+        return recorded == digest
+    named = attack.summary.get("run")
+    return named is not None and Path(run).resolve() == Path(named).resolve()
 
 
 def score_run(run: str | Path, attacks: Sequence[AttackOutput], device: str = "auto",
@@ -112,6 +120,7 @@ def score_run(run: str | Path, attacks: Sequence[AttackOutput], device: str = "a
         check_transferable(attack, surrogate, run, config)
     dev = resolve_device(device)
     model = load(run, device=dev)
+    digest = weights_digest(run)
     cells = []
     for attack in attacks:
         clean = predict(model, attack.clean, dev, batch_size) == attack.labels
@@ -121,7 +130,7 @@ def score_run(run: str | Path, attacks: Sequence[AttackOutput], device: str = "a
             "attack": str(attack.folder), "method": attack.summary.get("method"),
             "surrogate": attack.summary.get("run"), "surrogate_model": attack.summary.get("model"),
             "target": str(run), "target_model": config["model"]["name"],
-            "white_box": _same_run(run, attack.summary.get("run")),
+            "white_box": is_surrogate(run, digest, attack),
             "n": len(attack), "surrogate_success": float(attack.success.mean()),
             "clean_accuracy": float(clean.mean()), "adversarial_accuracy": float(adv.mean()),
             "clean_correct": int(clean.sum()), "fooled": fooled,

@@ -9,6 +9,7 @@ from ela.skeleton.features import (
     acceleration_mask,
     bone_angles,
     bone_lengths,
+    bone_turns,
     bone_vectors,
     frame_mask,
     joint_accelerations,
@@ -16,6 +17,7 @@ from ela.skeleton.features import (
     layout_indices,
     speed_mask,
     valid_mask,
+    vector_angles,
 )
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import JOINT_ORDERS, LAYOUTS, get_layout, register_layout
@@ -29,7 +31,8 @@ from ela.skeleton.mapping import (
 
 __all__ = [
     "JOINT_ORDERS", "LAYOUTS", "Layout", "acceleration_mask", "available_mappings",
-    "bone_angles", "bone_lengths", "bone_vectors", "frame_mask", "get_layout",
+    "bone_angles", "bone_lengths", "bone_turns", "bone_vectors", "frame_mask", "get_layout",
     "joint_accelerations", "joint_speeds", "layout_indices", "map_array", "map_layout",
     "mapping_matrix", "order_by_name", "register_layout", "speed_mask", "valid_mask",
+    "vector_angles",
 ]

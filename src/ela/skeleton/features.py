@@ -73,7 +73,10 @@ def bone_stream(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return (x - x[..., idx["parent"], :]).index_fill(-2, idx["roots"], 0.0)
 
 
-def _safe_norm(v: torch.Tensor, dim: int, eps: float = 1e-12) -> torch.Tensor:
+_GUARD = 1e-12  # added under square roots of norms, to keep their gradients finite at 0
+
+
+def _safe_norm(v: torch.Tensor, dim: int, eps: float = _GUARD) -> torch.Tensor:
     """Euclidean norm whose gradient stays finite at v = 0."""
     return torch.sqrt((v * v).sum(dim=dim) + eps)
 
@@ -83,26 +86,45 @@ def bone_lengths(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _safe_norm(bone_vectors(x, layout), dim=1)
 
 
-def bone_angles(x: torch.Tensor, layout: Layout) -> torch.Tensor:
-    """(N, T, A, M) angles in radians at the layout's joint-angle triplets (a, b, c).
+def vector_angles(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Angles in radians between vectors u and v along dim 1 (shapes (N, 3, ...) → (N, ...)).
 
-    atan2(|û × v̂|, û · v̂) with u = a − b, v = c − b and û, v̂ their directions: well
-    conditioned near 0 and π, unlike arccos of a normalised dot product. The vectors are
-    normalised first so that the small guard under the cross product's norm (which keeps
-    its gradient finite at a straight or folded limb) is an angle of about 1e-6 rad at any
-    bone length; on raw vectors it would read as an angle of 1e-6 / (|u|·|v|) rad, which
-    for 1 cm bones is 0.01 rad.
+    atan2(|û × v̂|, û · v̂) with û, v̂ their directions: well conditioned near 0 and π, unlike
+    arccos of a normalised dot product. The vectors are normalised first so that the small
+    guard under the cross product's norm (which keeps its gradient finite at parallel
+    vectors) is an angle of about 1e-6 rad at any length; on raw vectors it would read as an
+    angle of 1e-6 / (|u|·|v|) rad, which for 1 cm bones is 0.01 rad.
     """
+    u = u / _safe_norm(u, dim=1).unsqueeze(1)
+    v = v / _safe_norm(v, dim=1).unsqueeze(1)
+    return torch.atan2(_safe_norm(torch.linalg.cross(u, v, dim=1), dim=1), (u * v).sum(dim=1))
+
+
+def bone_angles(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(N, T, A, M) inner angles in radians at the layout's joint-angle triplets (a, b, c):
+    the `vector_angles` of u = a − b and v = c − b."""
     idx = layout_indices(layout, x.device)
     xyz = x[:, :3]
     b = xyz[:, :, :, idx["angle_b"]]
-    u = xyz[:, :, :, idx["angle_a"]] - b
-    v = xyz[:, :, :, idx["angle_c"]] - b
-    u = u / _safe_norm(u, dim=1)[:, None]
-    v = v / _safe_norm(v, dim=1)[:, None]
-    cross = _safe_norm(torch.linalg.cross(u, v, dim=1), dim=1)
-    dot = (u * v).sum(dim=1)
-    return torch.atan2(cross, dot)
+    return vector_angles(xyz[:, :, :, idx["angle_a"]] - b, xyz[:, :, :, idx["angle_c"]] - b)
+
+
+def bone_turns(x_adv: torch.Tensor, clean_bones: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(N, T, B, M) angle in radians by which each bone of x_adv (N, C, T, V, M) points away
+    from the same bone of the clean sequence (`clean_bones` = `bone_vectors` of it).
+
+    Inner angles (`bone_angles`) cannot see a limb swung on a cone about its parent bone,
+    nor a whole body turned; this sees every change of a bone's direction. For a small turn
+    θ of a bone of length B its far end moves by about θ·B, so θ is the joint displacement
+    relative to the bone, a fraction like the relative length change. The guard under the
+    cross product's norm is taken off again, so an unturned bone reads exactly 0 (and its
+    gradient there is 0, not undefined).
+    """
+    u = bone_vectors(x_adv, layout)
+    u = u / _safe_norm(u, dim=1).unsqueeze(1)
+    v = clean_bones / _safe_norm(clean_bones, dim=1).unsqueeze(1)
+    cross = _safe_norm(torch.linalg.cross(u, v, dim=1), dim=1) - _GUARD ** 0.5
+    return torch.atan2(cross.clamp(min=0.0), (u * v).sum(dim=1))
 
 
 def joint_speeds(x: torch.Tensor) -> torch.Tensor:

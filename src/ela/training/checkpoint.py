@@ -15,6 +15,7 @@ temporary file in the same folder, then ``os.replace``), so a crash never leaves
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -106,6 +107,16 @@ def checkpoint_dir(path: str | Path) -> Path:
         raise CheckpointError(f"{p}: expected a checkpoint folder holding {MODEL_FILE} and "
                               f"{CONFIG_FILE}")
     return p
+
+
+def weights_digest(path: str | Path) -> str:
+    """BLAKE2b (hex, 16 bytes) of the checkpoint's weights file: the same digest means the
+    same model, wherever its folder has moved."""
+    weights = checkpoint_dir(path) / MODEL_FILE
+    try:
+        return hashlib.blake2b(weights.read_bytes(), digest_size=16).hexdigest()
+    except OSError as err:
+        raise CheckpointError(f"{weights}: cannot be read ({err})") from None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -217,14 +217,16 @@ def _robustness(o: RobustnessOutput) -> str:
                    for m in measures.values())
     body = "".join(
         f'<tr><th class="name">{html.escape(c["label"])} ({html.escape(str(c["method"]))} on '
-        f'{html.escape(str(c["model"]))})</th><td>{_percent(c["fooled"])}</td>'
+        f'{html.escape(str(c["model"]))})</th><td>{_percent(c.get("clean_accuracy"))}</td>'
+        f'<td>{_percent(c["fooled"])}</td>'
         + "".join("<td>∞</td>" if c["median"][k] is None
                   else f"<td>{c['median'][k] * m['scale']:.3g}</td>"
                   for k, m in measures.items()) + "</tr>"
         for c in r["curves"])
     return (f'<section class="robustness"><h3>{html.escape(o.title)}</h3>{picture}'
             '<table class="summary"><thead><tr><th class="name">median change to fool</th>'
-            f"<th>fooled</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<th>clean accuracy</th><th>fooled</th>{head}</tr></thead><tbody>{body}"
+            "</tbody></table>"
             f'<p class="note">{html.escape(r.get("denominator", ""))}. Note: '
             f'{html.escape(r.get("note", ""))}. ∞: half or more never fooled.</p></section>')
 
