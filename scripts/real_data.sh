@@ -13,6 +13,9 @@ ELA=${ELA:-.venv/bin/ela}
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-auto}
 STEPS=${*:-"msr bandai2 emotion grid-msr grid-bandai2 emotion-cv emotion-cv15 robust-msr"}
+# ELA's distance as the paper has it (b + a + s): the README's robustness tables were
+# measured with it, before the bone-turn and centre-shift terms became ELA's default
+PAPER_D="turn_weight=0 shift_weight=0 velocity=False"
 EMO_ONLY="style=angry,happy,sad,normal"
 SMALL_GCN='channels=[32,64,64,128,128]'
 TINY_GCN='channels=[16,32,32,64,64]'
@@ -134,7 +137,7 @@ for step in $STEPS; do
       [ "$Q" = 1 ] && D="$D --iters 20"
       for m in hcn hcn_pgd hcn_trades sgn sgn_trades 2s-agcn; do
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
-          attack $R/attacks/$m/ela $OUT/$R/$m $D --method ela
+          attack $R/attacks/$m/ela $OUT/$R/$m $D --method ela --cfg $PAPER_D
           attack $R/attacks/$m/cw $OUT/$R/$m $D --method cw
           attack $R/attacks/$m/pgd $OUT/$R/$m $D --method pgd --cfg eps=0.01 steps=20"
       done
@@ -163,8 +166,8 @@ for step in $STEPS; do
       for m in hcn hcn_pgd hcn_trades hcn_pgd_e2 hcn_pgd_e3 hcn_pgd_s7 hcn_trades_b1 \
                hcn_trades_b1_e2; do
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
-          attack $R/attacks_val/$m/ela $OUT/$R/$m $D --method ela --part val
-          attack $R/attacks/$m/ela $OUT/$R/$m $D --method ela
+          attack $R/attacks_val/$m/ela $OUT/$R/$m $D --method ela --part val --cfg $PAPER_D
+          attack $R/attacks/$m/ela $OUT/$R/$m $D --method ela --cfg $PAPER_D
           attack $R/attacks/$m/pgd $OUT/$R/$m $D --method pgd --cfg eps=0.01 steps=20"
       done
       wait

@@ -408,10 +408,13 @@ def test_ela_docstring_states_the_defaults_the_code_has():
         "emotion_mode": re.search(r'`emotion_mode="(\w+)"`', doc)[1],
         "conf": re.search(r"margin `conf` ([\d.]+)", doc)[1],
         "beta2": re.search(r"β₂ ([\d.]+)", doc)[1],
+        "turn_weight": re.search(r"`turn_weight` = ([\d.]+)", doc)[1],
+        "shift_weight": re.search(r"`shift_weight` = ([\d.]+)", doc)[1],
+        "velocity": re.search(r"`velocity` = (True|False)", doc)[1] == "True",
     }
     for key, text in stated.items():
         value = opts[key]
-        assert (text == value if isinstance(value, str) else float(text) == value), key
+        assert (text == value if isinstance(value, str | bool) else float(text) == value), key
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))

@@ -49,3 +49,16 @@ def test_missing_table_names_the_file(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataFormatError, match="samples.csv"):
         common_success([tmp_path / "empty"])
+
+
+def test_a_table_written_before_a_metric_existed_gives_none_for_it(tmp_path):
+    old = _folder(tmp_path / "old", [(0, True, 0.1, ("", ""))])
+    rows = list(csv.reader((old / "samples.csv").open()))
+    keep = [i for i, name in enumerate(rows[0]) if name not in ("bone_turn", "centre_shift")]
+    with (old / "samples.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([[row[i] for i in keep] for row in rows])
+    new = _folder(tmp_path / "new", [(0, True, 0.2, ("", ""))])
+    _, (so, sn) = common_success([old, new])
+    assert so["bone_turn"] is None and so["centre_shift"] is None
+    assert so["bone_length_change"] == pytest.approx(0.1)
+    assert sn["bone_turn"] == pytest.approx(0.2)

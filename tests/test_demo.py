@@ -12,6 +12,7 @@ import pytest
 
 from ela.cli import main
 from ela.demo import Typical, describe_strip, typical_success
+from ela.runs.compare import common_success
 
 
 def test_quick_demo_trains_attacks_and_compares_at_equal_success(tmp_path, capsys):
@@ -46,6 +47,11 @@ def test_quick_demo_trains_attacks_and_compares_at_equal_success(tmp_path, capsy
     ela = json.loads((out / "attack_ela" / "summary.json").read_text())
     assert ela["success_rate"] >= 0.75
     assert np.median(won) < 0.02 and np.mean(won) < 0.03
+    # ELA's distance prices bone turns and whole-body shifts (what b + a + s cannot see):
+    # on the samples both fooled it turns bones and shifts the body less than C&W
+    _, (by_ela, by_cw) = common_success([out / "attack_ela", out / "attack_cw"])
+    assert by_ela["bone_turn"] < by_cw["bone_turn"]
+    assert by_ela["centre_shift"] < by_cw["centre_shift"]
     assert any(p.name.startswith("attack_ela_sample") for p in (out / "attack_ela" /
                                                                 "figures").iterdir())
 

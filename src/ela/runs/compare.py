@@ -28,7 +28,7 @@ def read_samples(folder: str | Path) -> dict[int, dict[str, str]]:
             rows = list(csv.DictReader(f))
     except OSError as exc:
         raise DataFormatError(path, f"cannot read the per-sample table ({exc})") from exc
-    missing = {"index", "success", *METRICS} - set(rows[0] if rows else {})
+    missing = {"index", "success"} - set(rows[0] if rows else {})
     if rows and missing:
         raise DataFormatError(path, f"columns {sorted(missing)} are missing")
     return {int(r["index"]): r for r in rows}
@@ -38,9 +38,10 @@ def common_success(folders: Sequence[str | Path]) -> tuple[list[int], list[dict[
     """The indices every folder attacked and fooled, and each folder's means over them.
 
     Returns (indices, summaries): one summary per folder, in order, with ``n`` (the number
-    of common samples), the mean of every metric of `METRICS` (fractions, like summary.json)
-    and ``emotion_consistency`` (share with the emotion prediction unchanged; None without
-    an emotion model). Raises ElaError when the folders share no attacked sample.
+    of common samples), the mean of every metric of `METRICS` (fractions, like summary.json;
+    None for a metric that a folder written before it existed lacks) and
+    ``emotion_consistency`` (share with the emotion prediction unchanged; None without an
+    emotion model). Raises ElaError when the folders share no attacked sample.
     """
     if not folders:
         raise ElaError("common_success needs at least one attack folder")
@@ -57,7 +58,8 @@ def common_success(folders: Sequence[str | Path]) -> tuple[list[int], list[dict[
 def _means(table: dict[int, dict[str, str]], indices: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(indices)}
     for key in METRICS:
-        values = np.array([float(table[i][key]) for i in indices], dtype=np.float64)
+        values = np.array([float(table[i].get(key) or "nan") for i in indices],
+                          dtype=np.float64)
         out[key] = (float(np.nanmean(values)) if values.size and not np.isnan(values).all()
                     else None)
     emotions = [(table[i].get("clean_emotion", ""), table[i].get("adv_emotion", ""))

@@ -12,6 +12,7 @@ gradient steps per sample (`steps`).
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ METHODS = ("ela", "cw", "smart")
 
 COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
            ("ΔA/A", "bone_angle_change"), ("ΔA/A (paper's measure)", "bone_angle_change_paper"),
+           ("bone turn (°)", "bone_turn"), ("centre shift (mm)", "centre_shift"),
            ("ΔS/S", "joint_speed_change"), ("still joints p99 (mm/frame)",
                                              "still_joint_speed_p99_mm"),
-           ("l2", "l2"), ("Δacc", "acceleration_change"),
+           ("l2", "l2"), ("l∞ (mm)", "linf"), ("Δacc", "acceleration_change"),
            ("emotion kept", "emotion_consistency"),
            ("evals/sample (median)", "model_evaluations_median"))
 
@@ -48,6 +50,10 @@ def _cell(key: str, v: Any) -> str:
         return f"{v:.4f}"
     if key in ("model_evaluations_per_sample", "model_evaluations_median", "n"):
         return f"{v:.0f}"
+    if key == "bone_turn":  # radians → degrees
+        return f"{math.degrees(v):.2f}"
+    if key in ("centre_shift", "linf"):  # metres → mm
+        return f"{1000 * v:.1f}"
     if key == "still_joint_speed_p99_mm":
         return f"{v:.1f}"
     if key == "still_joint_speed":  # metres/frame per sample → mm/frame
@@ -56,8 +62,9 @@ def _cell(key: str, v: Any) -> str:
 
 
 COMMON_COLUMNS = (("n fooled by all", "n"), *(c for c in COLUMNS if c[1] in (
-    "bone_length_change", "bone_angle_change", "bone_angle_change_paper", "joint_speed_change",
-    "l2", "acceleration_change", "emotion_consistency")),
+    "bone_length_change", "bone_angle_change", "bone_angle_change_paper", "bone_turn",
+    "centre_shift", "joint_speed_change", "l2", "linf", "acceleration_change",
+    "emotion_consistency")),
     ("largest still-joint speed (mm/frame, mean)", "still_joint_speed"))
 
 

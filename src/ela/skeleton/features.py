@@ -116,15 +116,17 @@ def bone_turns(x_adv: torch.Tensor, clean_bones: torch.Tensor, layout: Layout) -
     Inner angles (`bone_angles`) cannot see a limb swung on a cone about its parent bone,
     nor a whole body turned; this sees every change of a bone's direction. For a small turn
     θ of a bone of length B its far end moves by about θ·B, so θ is the joint displacement
-    relative to the bone, a fraction like the relative length change. The guard under the
-    cross product's norm is taken off again, so an unturned bone reads exactly 0 (and its
+    relative to the bone, a fraction like the relative length change. Computed as
+    2·atan2(|û − v̂|, |û + v̂|) on the unit vectors (well conditioned at 0 and π); the guard
+    under the first norm is taken off again, so an unturned bone reads exactly 0 (and its
     gradient there is 0, not undefined).
     """
     u = bone_vectors(x_adv, layout)
     u = u / _safe_norm(u, dim=1).unsqueeze(1)
     v = clean_bones / _safe_norm(clean_bones, dim=1).unsqueeze(1)
-    cross = _safe_norm(torch.linalg.cross(u, v, dim=1), dim=1) - _GUARD ** 0.5
-    return torch.atan2(cross.clamp(min=0.0), (u * v).sum(dim=1))
+    floor = torch.sqrt(torch.full((), _GUARD, dtype=u.dtype, device=u.device))
+    apart = (_safe_norm(u - v, dim=1) - floor).clamp(min=0.0)
+    return 2 * torch.atan2(apart, _safe_norm(u + v, dim=1))
 
 
 def joint_speeds(x: torch.Tensor) -> torch.Tensor:
