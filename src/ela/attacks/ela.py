@@ -36,8 +36,8 @@ best D. The emotion term is the KL divergence between E's emotion posteriors on 
 (`emotion_mode="kl"`, weight 1). On those training samples (E = the README's CNN), the
 paper's D with this schedule gave MSR hcn ΔB/B 0.53 %, mean bone turn 5.7°, Zheng et al.'s
 angle measure 48.9 %, acceleration change 23.3 mm/frame²; the default D gives ΔB/B 1.16 %,
-turn 0.85°, 17.6 %, 5.9 mm/frame² (C&W: 2.88 %, 2.19°, 18.3 %, 14.6). Bandai-2 hcn: paper's
-D 2.22 %, 10.4°, 123.7 %, 47.8; default 4.10 %, 2.95°, 47.9 %, 24.4. Both at 1 512 and 1 527
+turn 0.86°, 17.7 %, 6.0 mm/frame² (C&W: 2.88 %, 2.19°, 18.3 %, 14.6). Bandai-2 hcn: paper's
+D 2.22 %, 10.4°, 123.7 %, 47.8; default 4.11 %, 2.98°, 48.6 %, 24.3. Both at 1 512 and 1 527
 model evaluations per sample (median). Weights 3 or 10 for r and p push ΔB/B up (2.1–3.7 %
 on MSR) for no better angle measure; power means of each term (squares, fourth powers)
 were tried against the largest joint displacements and did not lower them.
