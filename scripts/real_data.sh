@@ -172,6 +172,27 @@ for step in $STEPS; do
       done
       wait
       $PY scripts/select_adversarial.py "$OUT/$R" ;;
+    detect-msr|detect-bandai2)
+      # The outside judge: ELA, C&W, SMART and PGD (defaults) on TRAIN_SAMPLES samples of
+      # hcn's training part (--part train) and SAMPLES of its test part, then `ela detect`
+      # (a detector per attack and one pooled, trained on the training-part folders, ROC-AUC
+      # with a bootstrap interval on the test-part folders).
+      ds=${step#detect-}
+      case $ds in
+        msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn ;;
+        bandai2) D="--data $DATA/bandai2 --format bandai"; emo=${EMOTION:-emotion_2s-sstgcn}
+                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn ;;
+      esac
+      R=detect_$ds; A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64"
+      for m in ela cw smart pgd; do
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/train/$m $A --method $m --part train --samples ${TRAIN_SAMPLES:-64}
+          attack $R/test/$m $A --method $m --samples ${SAMPLES:-32}"
+      done
+      wait
+      $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
+        --test "$OUT"/$R/test/{ela,cw,smart,pgd} --out "$OUT/$R/detect" --device "$DEVICE" \
+        > "$OUT/$R/detect.md" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

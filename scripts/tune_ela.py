@@ -85,9 +85,12 @@ def main() -> None:
         p99 = s["still_joint_speed_p99_mm"]
         linf = result.metrics["linf"][result.success].cpu().numpy()
         turn = "-" if s["bone_turn"] is None else f"{math.degrees(s['bone_turn']):.2f}°"
+        top = result.metrics["bone_turn_max"][result.success].cpu().numpy()
+        top = "-" if not len(top) else f"{math.degrees(float(np.median(top))):.0f}°"
         print(f"{setting:48s} SR {s['success_rate']:.2f}  ΔB/B {pct('bone_length_change')}  "
               f"ΔA/A {pct('bone_angle_change')}  paperΔA {pct('bone_angle_change_paper')}  "
-              f"turn {turn}  shift {mm('centre_shift')} mm  l2 {mm('l2')} mm  l∞ median "
+              f"turn {turn} (largest {top})  shift {mm('centre_shift')} mm  l2 {mm('l2')} mm  "
+              f"l∞ median "
               f"{'-' if not len(linf) else f'{1000 * np.median(linf):.0f}'} mm  "
               f"Δacc {mm('acceleration_change')} mm  "
               f"ΔS/S {pct('joint_speed_change')}  still p99 "

@@ -61,13 +61,15 @@ class _Selectable:
 @dataclass
 class DynamicReference(_Selectable):
     """Clean features and masks, each (N, T or T−1, elements, M); `bone_vec` (N, 3, T, B,
-    M) and `velocity` (N, 3, T−1, V, M); `speed_scale` = max(S, min_speed), the
+    M) and `velocity` (N, 3, T−1, V, M); `position` (N, 3, T, V, M) the clean joints;
+    `speed_scale` = max(S, min_speed), the
     denominator of the speed term; `centre` (N, 3, T, M) the centre joint's path, `body`
     (N,) the mean length of the counted bones (the scale of the centre-shift term) and
     `frame_mask` (N, T, M) the valid frames of present persons."""
 
     bone: torch.Tensor
     bone_vec: torch.Tensor
+    position: torch.Tensor
     centre: torch.Tensor
     body: torch.Tensor
     frame_mask: torch.Tensor
@@ -99,6 +101,7 @@ def dynamic_reference(
         return DynamicReference(
             bone=bone,
             bone_vec=bone_vectors(x, layout),
+            position=x[:, :3],
             centre=x[:, :3, :, layout.centre],
             body=masked_mean(bone, bone_mask, 1.0),
             frame_mask=frames,
@@ -140,8 +143,10 @@ def relative_changes(
     eps: float = 0.0,
     empty: float = 0.0,
     velocity: bool = False,
+    sharpness: float = 50.0,
 ) -> dict[str, torch.Tensor]:
-    """Per-sample mean changes {"b", "a", "s", "r", "p"} (N,); b, a, s each relu(change − ε).
+    """Per-sample changes {"b", "a", "s", "r", "p", "j", "q"} (N,); b, a, s each
+    relu(change − ε).
 
     b = |B' − B| / (B + eps), a = |A' − A| / (A + eps), s = |S' − S| / max(S, min_speed);
     with `velocity`, s = ‖v' − v‖ / max(S, min_speed) instead, the change of the velocity
@@ -152,6 +157,13 @@ def relative_changes(
     to the mean bone length of the clean sample: a whole-body translation, which no other
     term sees while it is steady. Joint positions are the centre joint plus sums of bone
     vectors, so b, r and p together leave no displacement free.
+
+    b, a, s, r and p are means over bones, angles, joints and frames, so a change that
+    moves one limb far in a few frames costs little. Two terms price where the change is,
+    on u = ‖x'ᵥₜ − xᵥₜ‖ / body, each joint-frame's displacement relative to the mean bone
+    length: j = (logsumexp(k·u) − log n) / k over the n valid joint-frames, a soft maximum
+    (between the mean and the largest u; k = `sharpness`), and q = mean of u², which grows
+    with the square of a concentrated change.
     """
     if velocity:
         v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
@@ -168,23 +180,43 @@ def relative_changes(
     feats["r"] = (bone_turns(x_adv, ref.bone_vec, layout), ref.bone_mask)
     feats["p"] = (torch.sqrt((shift * shift).sum(1) + 1e-18) / ref.body[:, None, None],
                   ref.frame_mask)
+    move = x_adv[:, :3] - ref.position
+    u = torch.sqrt((move * move).sum(1) + 1e-18) / ref.body[:, None, None, None]  # (N,T,V,M)
+    joints = ref.frame_mask[:, :, None, :].expand_as(u)
+    feats["q"] = (u * u, joints)
     out = {}
-    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0), strict=True):
+    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0),
+                                       strict=True):
         if tol:
             rel = torch.relu(rel - tol)
         out[key] = masked_mean(rel, mask, empty)
+    out["j"] = soft_maximum(u, joints, sharpness, empty)
     return out
 
 
+def soft_maximum(values: torch.Tensor, mask: torch.Tensor, sharpness: float,
+                 empty: float = 0.0) -> torch.Tensor:
+    """(N,) (logsumexp(k·v) − log n) / k over the n masked elements of each sample: between
+    their mean and their maximum, nearer the maximum as k grows; `empty` where n = 0."""
+    scaled = torch.where(mask, sharpness * values, torch.full_like(values, -torch.inf))
+    count = mask.flatten(1).sum(1)
+    peak = (torch.logsumexp(scaled.flatten(1), dim=1) - torch.log(count.clamp(min=1))) / sharpness
+    return torch.where(count > 0, peak, torch.full_like(peak, empty))
+
+
 class DynamicDistance:
-    """Differentiable dynamic distance w_b·b + w_a·a + w_s·s + w_r·r + w_p·p per sample
-    (fractions, not %; r in radians).
+    """Differentiable dynamic distance w_b·b + w_a·a + w_s·s + w_r·r + w_p·p + w_j·j + w_q·q
+    per sample (fractions, not %; r in radians; terms as in `relative_changes`).
 
     Args:
         layout: skeleton layout of the data.
         weights: (w_b, w_a, w_s).
         turn_weight: w_r, weight of the bone-turn term r (0: the paper's b + a + s).
         shift_weight: w_p, weight of the centre-shift term p (0: the paper's).
+        peak_weight: w_j, weight of the soft maximum j of the relative joint displacement
+            (0: the paper's); peak_sharpness is its k.
+        spread_weight: w_q, weight of q, the mean squared relative joint displacement
+            (0: the paper's).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
         eps: added to the bone and angle denominators as a second guard.
@@ -203,6 +235,9 @@ class DynamicDistance:
         velocity: bool = False,
         turn_weight: float = 0.0,
         shift_weight: float = 0.0,
+        peak_weight: float = 0.0,
+        peak_sharpness: float = 50.0,
+        spread_weight: float = 0.0,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
@@ -220,22 +255,29 @@ class DynamicDistance:
             raise ElaError("DynamicDistance: turn_weight and shift_weight must be ≥ 0, got "
                            f"{turn_weight}, {shift_weight}")
         self.turn_weight, self.shift_weight = float(turn_weight), float(shift_weight)
+        if min(peak_weight, spread_weight) < 0 or peak_sharpness <= 0:
+            raise ElaError("DynamicDistance: peak_weight and spread_weight must be ≥ 0 and "
+                           f"peak_sharpness > 0, got {peak_weight}, {spread_weight}, "
+                           f"{peak_sharpness}")
+        self.peak_weight, self.spread_weight = float(peak_weight), float(spread_weight)
+        self.peak_sharpness = float(peak_sharpness)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
         """Clean features of x (N, C, T, V, M), computed once per attack."""
         return dynamic_reference(x, self.layout, lengths, *self.thresholds)
 
     def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
-        """Unweighted per-sample terms {"b", "a", "s", "r", "p"}, each (N,)."""
+        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q"}, each (N,)."""
         return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
-                                velocity=self.velocity)
+                                velocity=self.velocity, sharpness=self.peak_sharpness)
 
     def __call__(self, x_adv: torch.Tensor, ref: DynamicReference) -> torch.Tensor:
         """(N,) weighted sum of the terms."""
         t = self.terms(x_adv, ref)
         wb, wa, ws = self.weights
         return (wb * t["b"] + wa * t["a"] + ws * t["s"] + self.turn_weight * t["r"]
-                + self.shift_weight * t["p"])
+                + self.shift_weight * t["p"] + self.peak_weight * t["j"]
+                + self.spread_weight * t["q"])
 
 
 EmotionMode = Literal["relative", "kl", "feature"]

@@ -93,6 +93,12 @@ class ELA(Attack):
         shift_weight: weight of the centre-shift term p, the centre joint's displacement
             relative to the mean bone length (`DynamicDistance`): a steady whole-body
             translation changes no bone, angle or speed; p sees it.
+        peak_weight, peak_sharpness: weight and sharpness k of the soft maximum j over
+            joint-frames of the joint displacement relative to the mean bone length
+            (`DynamicDistance`): the means b, a, s, r, p let one limb move far in the few
+            frames that decide the class; j prices that peak.
+        spread_weight: weight of q, the mean squared relative joint displacement: a
+            concentrated change costs more than the same total spread thinly.
         emotion_weight: weight of e.
         emotion_mode: how e measures the change of E (`EmotionDistance`): "kl" between the
             emotion posteriors (default: it keeps exactly what the emotion consistency
@@ -133,6 +139,9 @@ class ELA(Attack):
         velocity: bool = True,
         turn_weight: float = 1.0,
         shift_weight: float = 1.0,
+        peak_weight: float = 0.0,
+        peak_sharpness: float = 50.0,
+        spread_weight: float = 0.0,
         emotion_weight: float = 1.0,
         emotion_mode: EmotionMode = "kl",
         patience: int = 20,
@@ -159,7 +168,9 @@ class ELA(Attack):
         self.settle_iters = None if settle_iters is None else int(settle_iters)
         self.distance = DynamicDistance(self.layout, weights, tolerances,
                                         min_length, min_angle, min_speed, velocity=velocity,
-                                        turn_weight=turn_weight, shift_weight=shift_weight)
+                                        turn_weight=turn_weight, shift_weight=shift_weight,
+                                        peak_weight=peak_weight, peak_sharpness=peak_sharpness,
+                                        spread_weight=spread_weight)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
                         if emotion_model is not None and self.emotion_weight > 0 else None)

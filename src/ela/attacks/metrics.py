@@ -20,6 +20,8 @@ or SI units, never percent. The floors are `METRIC_FLOORS` (metres, radians, met
   turns from its clean direction. ΔB/B and ΔA/A cannot see a limb swung on a cone about
   its parent bone (lengths and inner angles stay); this sees every change of direction. A
   small turn θ moves the bone's far end by about θ·B.
+* bone_turn_max: the largest turn (radians) of any counted bone in any valid frame: where
+  the means above hide a limb swung far in a few frames.
 * centre_shift: mean over valid frames and present persons of the displacement of the
   layout's centre joint (metres): a whole-body translation, which no relative measure sees.
 * joint_speed_change ΔS/S: mean of |S' − S| / max(S, 1 mm/frame) over EVERY valid joint ×
@@ -63,6 +65,7 @@ from ela.attacks.objectives import is_adversarial
 from ela.skeleton import (
     Layout,
     acceleration_mask,
+    bone_turns,
     get_layout,
     joint_speeds,
     layout_indices,
@@ -73,6 +76,7 @@ if TYPE_CHECKING:
     from ela.attacks.base import AttackResult
 
 METRICS = ("bone_length_change", "bone_angle_change", "bone_angle_change_paper", "bone_turn",
+           "bone_turn_max",
            "centre_shift", "joint_speed_change", "still_joint_speed", "l2", "linf",
            "acceleration_change")
 
@@ -110,11 +114,14 @@ def imperceptibility(
         adv_speed = torch.where(still, exact_speeds(x_adv).flatten(1), -1.0)
         fastest = (adv_speed.amax(1) if adv_speed.shape[1]
                    else torch.full((x.shape[0],), -1.0, device=x.device))
+        turns = torch.where(ref.bone_mask, bone_turns(x_adv, ref.bone_vec, lay), -1.0)
+        largest = turns.flatten(1).amax(1) if turns[0].numel() else torch.full_like(fastest, -1)
         return {
             "bone_length_change": rel["b"],
             "bone_angle_change": rel["a"],
             "bone_angle_change_paper": _angle_proxy(x, d, lay, frames, min_length),
             "bone_turn": rel["r"],
+            "bone_turn_max": largest.where(largest >= 0, math.nan),
             "centre_shift": masked_mean(torch.linalg.vector_norm(d[:, :, :, lay.centre], dim=1),
                                         frames, math.nan),
             "joint_speed_change": rel["s"],

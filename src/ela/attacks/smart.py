@@ -3,7 +3,9 @@ under adversarial attack", CVPR 2021), following its public code.
 
 Each iteration: the classification loss (−CE(Θ, l) untargeted — i.e. CE is *ascended* — or
 CE(Θ, t) targeted) and the perceptual loss (`SmartPerceptualLoss`) are differentiated
-separately, each gradient is normalised (per frame as in the public code, or per sample), and
+separately, each gradient is normalised — per sample by default, as in the group's later public
+code (realcrane/Defending-Black-box-Skeleton-based-Human-Activity-Classifiers,
+`SMARTAttacker.py`), or per frame as in the CVPR 2021 code (``normalise="frame"``) — and
 x ← x − lr·(cw·ĝ_cls + (1 − cw)·ĝ_perc); the update of each sample is clipped to an L2 norm of
 `clip`. Only samples not yet fooled move: a fooled sample leaves the batch as it is, and the
 attack stops when every sample is fooled or after `steps`.
@@ -42,7 +44,8 @@ class SMART(Attack):
         recon_weight: rw, weight of the joint-weighted L2 term in the perceptual loss.
         bone_weight: blw, bone-length share of the rest (acceleration gets 1 − blw).
         clip: maximum L2 norm (metres) of one sample's update per iteration (0: no clip).
-        normalise: "frame" (public code) or "sample".
+        normalise: "sample" (the later public code: each gradient divided by its norm over the
+            whole sample; the stronger variant) or "frame" (the CVPR 2021 code: per frame).
     """
 
     name = "smart"
@@ -50,7 +53,7 @@ class SMART(Attack):
     def __init__(self, model: nn.Module, layout: str | Layout | None = None,
                  steps: int = 1000, lr: float = 0.01, class_weight: float = 0.6,
                  recon_weight: float = 0.4, bone_weight: float = 0.7, clip: float = 0.01,
-                 normalise: Literal["frame", "sample"] = "frame", bounds=None):
+                 normalise: Literal["frame", "sample"] = "sample", bounds=None):
         super().__init__(model, layout, bounds)
         if steps < 1 or lr <= 0 or clip < 0 or not 0 <= class_weight <= 1:
             raise AttackError("SMART: steps ≥ 1, lr > 0, clip ≥ 0, class_weight in [0, 1]")

@@ -31,7 +31,8 @@ METHODS = ("ela", "cw", "smart")
 
 COLUMNS = (("SR", "success_rate"), ("ΔB/B", "bone_length_change"),
            ("ΔA/A", "bone_angle_change"), ("ΔA/A (paper's measure)", "bone_angle_change_paper"),
-           ("bone turn (°)", "bone_turn"), ("centre shift (mm)", "centre_shift"),
+           ("bone turn (°)", "bone_turn"), ("largest bone turn (°)", "bone_turn_max"),
+           ("centre shift (mm)", "centre_shift"),
            ("ΔS/S", "joint_speed_change"), ("still joints p99 (mm/frame)",
                                              "still_joint_speed_p99_mm"),
            ("l2", "l2"), ("l∞ (mm)", "linf"), ("Δacc", "acceleration_change"),
@@ -50,7 +51,7 @@ def _cell(key: str, v: Any) -> str:
         return f"{v:.4f}"
     if key in ("model_evaluations_per_sample", "model_evaluations_median", "n"):
         return f"{v:.0f}"
-    if key == "bone_turn":  # radians → degrees
+    if key in ("bone_turn", "bone_turn_max"):  # radians → degrees
         return f"{math.degrees(v):.2f}"
     if key in ("centre_shift", "linf"):  # metres → mm
         return f"{1000 * v:.1f}"
@@ -63,7 +64,7 @@ def _cell(key: str, v: Any) -> str:
 
 COMMON_COLUMNS = (("n fooled by all", "n"), *(c for c in COLUMNS if c[1] in (
     "bone_length_change", "bone_angle_change", "bone_angle_change_paper", "bone_turn",
-    "centre_shift", "joint_speed_change", "l2", "linf", "acceleration_change",
+    "bone_turn_max", "centre_shift", "joint_speed_change", "l2", "linf", "acceleration_change",
     "emotion_consistency")),
     ("largest still-joint speed (mm/frame, mean)", "still_joint_speed"))
 

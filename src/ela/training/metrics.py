@@ -8,14 +8,20 @@ Definitions (C classes, n_c true samples of class c, N samples in all):
 - ``wap`` (weighted average precision) = Σ_c (n_c / N) · precision_c. A class that was never
   predicted has no defined precision; it counts as precision 0 (as scikit-learn's
   ``zero_division=0``), so a model that ignores a class is penalised for it.
+
+Detection (`roc_auc`, `true_positive_rate_at`, `bootstrap_interval`): how well a score
+separates two classes (e.g. clean vs attacked sequences), threshold-free and at a fixed
+false-alarm rate, with a bootstrap interval over resampled groups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 from ela.errors import ElaError
 
@@ -159,3 +165,53 @@ def _as_labels(y: np.ndarray, num_classes: int, what: str) -> np.ndarray:
             f"{what} holds labels outside 0..{num_classes - 1}: {sorted(set(arr[bad].tolist()))}"
         )
     return arr
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of `scores` (higher = more likely positive) for the boolean
+    labels `positive`: the Mann–Whitney probability that a random positive scores above a
+    random negative, ties counting one half. 0.5 = cannot tell; NaN without both classes."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    ranks = rankdata(scores)  # average ranks for ties
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def true_positive_rate_at(scores: np.ndarray, positive: np.ndarray,
+                          false_alarms: float = 0.05) -> float:
+    """Share of positives scoring above the threshold that at most `false_alarms` of the
+    negatives exceed (the detection rate at that false-alarm rate); NaN without both."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    if not positive.any() or positive.all():
+        return math.nan
+    negatives = np.sort(scores[~positive])[::-1]
+    allowed = int(math.floor(false_alarms * len(negatives)))
+    threshold = negatives[allowed] if allowed < len(negatives) else -math.inf
+    return float((scores[positive] > threshold).mean())
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], float], groups: np.ndarray,
+                       repeats: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic(rows)` over `repeats` resamples of the
+    groups (rows sharing a group id — e.g. a clean sequence and its attacked copy — are drawn
+    together). `statistic` receives the indices of the resampled rows; NaN draws are dropped."""
+    groups = np.asarray(groups)
+    ids, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(ids))]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(repeats):
+        pick = rng.integers(0, len(ids), len(ids))
+        v = statistic(np.concatenate([members[k] for k in pick]))
+        if math.isfinite(v):
+            values.append(v)
+    if not values:
+        return math.nan, math.nan
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

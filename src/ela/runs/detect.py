@@ -1,0 +1,239 @@
+"""A detector of adversarial sequences: an outside judge of how much trace an attack leaves.
+
+A binary classifier (any registered action model as its backbone; `hcn` by default) learns
+to tell clean sequences from attacked ones on attack folders of a run's TRAINING part
+(``ela attack --part train``), and is scored on attack folders of the TEST part. Every
+successful adversarial sequence counts as "attacked" and its clean sequence as "clean", so
+both classes hold the same motions and the detector can only learn the change itself.
+
+Per attack method one detector is trained on that method's folders, and one more on all of
+them pooled; each is scored by ROC-AUC (0.5: cannot tell; 1: always tells) with a
+percentile-bootstrap interval over test pairs (a clean sequence and its attacked copy are
+drawn together), and by the share of attacked sequences caught when 5 % of clean ones are
+flagged. A lower AUC means fewer traces a model can learn: the nearest objective stand-in
+for "a person cannot tell" that needs no user study.
+
+``OUT/detect.json`` holds, per method, ``auc``, ``auc_low``, ``auc_high``,
+``caught_at_5pct``, ``n_train``, ``n_test`` (attacked sequences) and ``detector`` (its run
+folder under ``OUT/detectors/``, loadable with `ela.training.checkpoint.load`);
+``pooled`` holds the same for the pooled detector on each method's test folders and on all
+of them. Detector folders are written atomically and reused when their settings match, so
+an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from ela.errors import ElaError
+from ela.files import atomic_write_json
+from ela.models import create_model
+from ela.training import loop
+from ela.training.checkpoint import load, read_json, save_checkpoint
+from ela.training.metrics import bootstrap_interval, roc_auc, true_positive_rate_at
+from ela.viz.load import AttackOutput, load_attack
+
+CLASSES = ["clean", "attacked"]
+POOLED = "pooled"
+
+
+@dataclass
+class DetectorSettings:
+    """How each detector is trained. model/cfg: backbone (`ela models`) and its options;
+    val_share: share of the training pairs held out to choose the best epoch (by loss);
+    bootstrap: resamples of the interval; false_alarms: the clean share flagged for
+    ``caught_at_5pct``."""
+
+    model: str = "hcn"
+    cfg: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    val_share: float = 0.2
+    bootstrap: int = 1000
+    false_alarms: float = 0.05
+    device: str = "auto"
+
+
+@dataclass
+class Pairs:
+    """Clean and attacked copies of the successful samples of attack folders.
+
+    x: (2P, C, T, V, M) float32, the P clean sequences then their P attacked copies;
+    lengths: (2P,); attacked: (2P,) bool; pair: (2P,) pair id (clean and attacked copy
+    share it)."""
+
+    x: np.ndarray
+    lengths: np.ndarray
+    attacked: np.ndarray
+    pair: np.ndarray
+
+    @property
+    def num_attacked(self) -> int:
+        return int(self.attacked.sum())
+
+
+def pairs_of(outputs: list[AttackOutput]) -> Pairs:
+    """The successful samples of `outputs` (folders of one input space) as `Pairs`."""
+    clean, adv, lengths = [], [], []
+    for out in outputs:
+        ok = out.success
+        clean.append(out.clean[ok])
+        adv.append(out.adversarial[ok])
+        lengths.append(out.lengths[ok])
+    c, a, n = np.concatenate(clean), np.concatenate(adv), np.concatenate(lengths)
+    p = len(c)
+    return Pairs(x=np.concatenate([c, a]).astype(np.float32), lengths=np.concatenate([n, n]),
+                 attacked=np.r_[np.zeros(p, bool), np.ones(p, bool)],
+                 pair=np.r_[np.arange(p), np.arange(p)])
+
+
+def named_folders(specs: list[str]) -> dict[str, list[AttackOutput]]:
+    """``[NAME=]DIR`` specs → {name: folders}; the name defaults to the folder's method."""
+    named: dict[str, list[AttackOutput]] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = "", spec
+        out = load_attack(path)
+        named.setdefault(name or str(out.summary.get("method", out.folder.name)), []).append(out)
+    return named
+
+
+def check_same_space(outputs: list[AttackOutput]) -> None:
+    """Every folder must hold sequences of one shape and layout (one detector input)."""
+    first = outputs[0]
+    for out in outputs[1:]:
+        if out.clean.shape[1:] != first.clean.shape[1:] or out.layout.name != first.layout.name:
+            raise ElaError(f"{out.folder}: sequences {out.clean.shape[1:]} of layout "
+                           f"{out.layout.name}, but {first.folder} holds "
+                           f"{first.clean.shape[1:]} of {first.layout.name}; a detector "
+                           "reads one input space (attack folders of one run)")
+
+
+def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
+                   folder: Path, sources: list[str]) -> torch.nn.Module:
+    """Train (or reuse, when `folder` holds one trained on the same sources and settings) a
+    clean-vs-attacked classifier on `pairs`; best epoch by loss on held-out pairs."""
+    spec = {"settings": asdict(settings), "sources": sources}
+    config_file = folder / "detector.json"
+    if config_file.exists() and read_json(config_file) == spec:
+        return load(folder, device=loop.resolve_device(settings.device))
+    loop.seed_everything(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    ids = np.unique(pairs.pair)
+    held = rng.choice(ids, size=int(round(settings.val_share * len(ids))), replace=False)
+    val = np.isin(pairs.pair, held)
+
+    def dataset(rows: np.ndarray) -> TensorDataset:
+        return TensorDataset(torch.from_numpy(pairs.x[rows]),
+                             torch.from_numpy(pairs.attacked[rows].astype(np.int64)),
+                             torch.from_numpy(pairs.lengths[rows]))
+
+    model = create_model(settings.model, layout, num_classes=2,
+                         in_channels=pairs.x.shape[1], **settings.cfg)
+    cfg = loop.TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+                      seed=settings.seed, device=settings.device, monitor="loss")
+    result = loop.train(model, dataset(np.flatnonzero(~val)),
+                   dataset(np.flatnonzero(val)) if val.any() else None, cfg,
+                   progress=False, class_names=CLASSES)
+    save_checkpoint(model, folder, extra={"classes": CLASSES, "label": "attacked",
+                                          "frames": int(pairs.x.shape[2])})
+    atomic_write_json(folder / "history.json", result.history)
+    atomic_write_json(config_file, spec)
+    return model
+
+
+@torch.no_grad()
+def attacked_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """(N,) the detector's log-odds that each sequence of x (N, C, T, V, M) is attacked."""
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch_size):
+        logits = model(torch.from_numpy(x[start:start + batch_size]).to(dev)).float()
+        out.append((logits[:, 1] - logits[:, 0]).cpu())
+    return torch.cat(out).numpy()
+
+
+def score(model: torch.nn.Module, test: Pairs, settings: DetectorSettings) -> dict[str, Any]:
+    """AUC with its bootstrap interval and the detection rate at the set false alarms."""
+    s = attacked_scores(model, test.x)
+    low, high = bootstrap_interval(lambda rows: roc_auc(s[rows], test.attacked[rows]),
+                                   test.pair, settings.bootstrap, seed=settings.seed)
+    return {"auc": roc_auc(s, test.attacked), "auc_low": low, "auc_high": high,
+            f"caught_at_{round(100 * settings.false_alarms)}pct":
+                true_positive_rate_at(s, test.attacked, settings.false_alarms),
+            "n_test": test.num_attacked}
+
+
+def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
+               settings: DetectorSettings | None = None) -> dict[str, Any]:
+    """Train and score the per-method and pooled detectors; writes and returns detect.json.
+
+    train_specs / test_specs: ``[NAME=]DIR`` attack folders (training part / test part);
+    each test name needs a training folder of the same name."""
+    settings = settings or DetectorSettings()
+    out = Path(out)
+    train_sets, test_sets = named_folders(train_specs), named_folders(test_specs)
+    missing = sorted(set(test_sets) - set(train_sets))
+    if missing:
+        raise ElaError(f"no training-part attack folder for {', '.join(missing)} (names: "
+                       f"{', '.join(sorted(train_sets))}); name folders NAME=DIR to pair them")
+    every = [o for outs in (*train_sets.values(), *test_sets.values()) for o in outs]
+    check_same_space(every)
+    layout = every[0].layout.name
+    train_pairs = {name: pairs_of(outs) for name, outs in train_sets.items()}
+    test_pairs = {name: pairs_of(outs) for name, outs in test_sets.items()}
+    for name, pairs in {**train_pairs, **test_pairs}.items():
+        if pairs.num_attacked < 2:
+            raise ElaError(f"{name}: {pairs.num_attacked} successful adversarial sequence(s); "
+                           "a detector needs at least 2 to train and to be scored")
+
+    def sources(outs: list[AttackOutput]) -> list[str]:
+        return [str(o.folder.resolve()) for o in outs]
+
+    report: dict[str, Any] = {"settings": asdict(settings), "methods": {}, POOLED: {}}
+    for name, test in test_pairs.items():
+        folder = out / "detectors" / name
+        model = train_detector(train_pairs[name], layout, settings, folder,
+                               sources(train_sets[name]))
+        report["methods"][name] = {**score(model, test, settings),
+                                   "n_train": train_pairs[name].num_attacked,
+                                   "detector": str(folder)}
+    pooled_train = pairs_of([o for outs in train_sets.values() for o in outs])
+    folder = out / "detectors" / POOLED
+    model = train_detector(pooled_train, layout, settings, folder,
+                           sources([o for outs in train_sets.values() for o in outs]))
+    everything = pairs_of([o for outs in test_sets.values() for o in outs])
+    for name, test in {**test_pairs, "all": everything}.items():
+        report[POOLED][name] = {**score(model, test, settings),
+                                "n_train": pooled_train.num_attacked, "detector": str(folder)}
+    atomic_write_json(out / "detect.json", report)
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """detect.json as a Markdown table: per method, its own detector and the pooled one."""
+    key = next(k for k in next(iter(report["methods"].values())) if k.startswith("caught_at"))
+    rate = key.removeprefix("caught_at_").removesuffix("pct")
+    lines = [f"| attack | n train / test | AUC (95 % interval) | caught at {rate} % false "
+             "alarms | pooled detector: AUC (95 % interval) |", "|---|---|---|---|---|"]
+
+    def auc(r: dict[str, Any]) -> str:
+        return f"{r['auc']:.3f} ({r['auc_low']:.3f}–{r['auc_high']:.3f})"
+
+    for name, r in report["methods"].items():
+        p = report[POOLED][name]
+        lines.append(f"| {name} | {r['n_train']} / {r['n_test']} | {auc(r)} | "
+                     f"{100 * r[key]:.0f} % | {auc(p)} |")
+    lines.append(f"| all (pooled) | {report[POOLED]['all']['n_train']} / "
+                 f"{report[POOLED]['all']['n_test']} | – | – | {auc(report[POOLED]['all'])} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,132 @@
+"""`ela detect`: detectors of adversarial sequences, scored by ROC-AUC with a bootstrap
+interval, on attack folders whose changes are known (a loud one a detector must find, a
+quiet one it cannot), and the detection metrics against their definitions."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from ela.cli import main
+from ela.data.demo import demo_dataset
+from ela.errors import ElaError
+from ela.runs.detect import DetectorSettings, run_detect
+from ela.training.checkpoint import load
+from ela.training.metrics import bootstrap_interval, roc_auc, true_positive_rate_at
+
+T = 16
+
+
+def _clean(n: int, seed: int) -> np.ndarray:
+    data = demo_dataset(n_per_class=n // 2, frames=T, actions=("walk", "wave"), seed=seed)
+    return np.stack([s.data for s in data.samples[:n]]).astype(np.float32)
+
+
+def write_attack(folder, method: str, noise: float, seed: int, n: int = 24):
+    """An attack folder whose every sample is fooled by adding Gaussian noise of `noise`
+    metres to every joint of every frame."""
+    folder.mkdir(parents=True)
+    clean = _clean(n, seed)
+    rng = np.random.default_rng(seed)
+    adv = clean + rng.normal(0.0, noise, clean.shape).astype(np.float32)
+    np.savez(folder / "adversarial.npz", clean=clean, adversarial=adv, lengths=np.full(n, T),
+             labels=np.zeros(n, int), clean_pred=np.zeros(n, int), adv_pred=np.ones(n, int),
+             success=np.ones(n, bool), indices=np.arange(n), layout=np.array("ntu25"),
+             classes=np.array(["a", "b"]))
+    (folder / "summary.json").write_text(json.dumps({"method": method, "model": "hcn", "n": n}))
+    return str(folder)
+
+
+def test_roc_auc_is_the_share_of_correctly_ordered_pairs():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=40), 1)  # ties on purpose
+    positive = rng.random(40) < 0.4
+    pairs = [1.0 if p > n else 0.5 if p == n else 0.0
+             for p, n in itertools.product(scores[positive], scores[~positive])]
+    assert roc_auc(scores, positive) == pytest.approx(np.mean(pairs))
+    assert roc_auc(np.r_[0.0, 1.0], np.r_[False, True]) == 1.0
+    assert roc_auc(np.r_[1.0, 0.0], np.r_[False, True]) == 0.0
+    assert np.isnan(roc_auc(np.r_[1.0, 0.0], np.r_[True, True]))
+
+
+def test_detection_rate_at_a_false_alarm_rate():
+    negatives = np.arange(100.0)  # 5 % of them (95..99) lie above 94
+    positives = np.array([94.5, 96.0, 50.0, 200.0])
+    scores = np.r_[negatives, positives]
+    labels = np.r_[np.zeros(100, bool), np.ones(4, bool)]
+    # the threshold lets at most 5 of 100 negatives pass: scores above 94 are flagged
+    assert true_positive_rate_at(scores, labels, 0.05) == pytest.approx(3 / 4)
+    assert true_positive_rate_at(scores, labels, 0.0) == pytest.approx(1 / 4)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_data():
+    rng = np.random.default_rng(1)
+
+    def width(n: int) -> float:
+        scores = np.r_[rng.normal(0, 1, n), rng.normal(1, 1, n)]
+        labels = np.r_[np.zeros(n, bool), np.ones(n, bool)]
+        groups = np.r_[np.arange(n), np.arange(n)]
+        low, high = bootstrap_interval(lambda r: roc_auc(scores[r], labels[r]), groups, 300)
+        assert low <= roc_auc(scores, labels) <= high
+        return high - low
+
+    assert width(400) < width(25)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("detect")
+    train = [f"loud={write_attack(tmp / 'train_loud', 'cw', 0.05, 1)}",
+             f"quiet={write_attack(tmp / 'train_quiet', 'ela', 1e-5, 2)}"]
+    test = [f"loud={write_attack(tmp / 'test_loud', 'cw', 0.05, 3)}",
+            f"quiet={write_attack(tmp / 'test_quiet', 'ela', 1e-5, 4)}"]
+    settings = DetectorSettings(epochs=30, bootstrap=200, device="cpu")
+    return tmp, run_detect(train, test, tmp / "out", settings), train, test
+
+
+def test_a_loud_attack_is_found_and_a_quiet_one_is_not(report):
+    tmp, r, _, _ = report
+    loud, quiet = r["methods"]["loud"], r["methods"]["quiet"]
+    assert loud["auc"] > 0.95 and loud["caught_at_5pct"] > 0.8
+    assert quiet["auc"] < loud["auc_low"]
+    assert 0.25 < quiet["auc"] < 0.8  # 5 cm of noise vs 10 µm: the second is invisible
+    for row in (loud, quiet, *r["pooled"].values()):
+        assert row["auc_low"] <= row["auc"] <= row["auc_high"]
+        assert row["n_test"] in (24, 48) and row["n_train"] in (24, 48)
+    assert r["pooled"]["all"]["n_test"] == 48
+    saved = json.loads((tmp / "out" / "detect.json").read_text())
+    assert saved["methods"]["loud"]["auc"] == pytest.approx(loud["auc"])
+    model = load(loud["detector"])  # the detector is a run folder like any other
+    assert model.num_classes == 2
+
+
+def test_cli_prints_the_table_and_reuses_trained_detectors(report, capsys):
+    tmp, r, train, test = report
+    detector = tmp / "out" / "detectors" / "loud" / "model.safetensors"
+    before = detector.stat().st_mtime_ns
+    assert main(["detect", "--train", *train, "--test", *test, "--out", str(tmp / "out"),
+                 "--epochs", "30", "--bootstrap", "200",
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "| loud |" in out and "| quiet |" in out and "detect.json" in out
+    assert detector.stat().st_mtime_ns == before  # same settings: not trained again
+    again = json.loads((tmp / "out" / "detect.json").read_text())
+    assert again["methods"]["loud"]["auc"] == pytest.approx(r["methods"]["loud"]["auc"])
+
+
+def test_a_test_folder_without_a_training_folder_is_refused(report, tmp_path):
+    _, _, train, test = report
+    with pytest.raises(ElaError, match="no training-part attack folder for other"):
+        run_detect(train, [*test, test[0].replace("loud=", "other=")], tmp_path)
+    odd = tmp_path / "odd"
+    write_attack(odd, "cw", 0.05, 5)
+    with np.load(odd / "adversarial.npz") as f:
+        arrays = dict(f)
+    for key in ("clean", "adversarial"):
+        arrays[key] = arrays[key][:, :, :8]
+    np.savez(odd / "adversarial.npz", **arrays)
+    with pytest.raises(ElaError, match="one input space"):
+        run_detect(train, [f"loud={odd}"], tmp_path)
