@@ -153,3 +153,12 @@ def test_batch_progress_line_names_steps_active_fooled_and_eta(capsys):
     line = capsys.readouterr().err.strip()
     assert line.startswith("attack ela, batch 2/5: step 500/2000, 7 samples active, 30/32 "
                            "fooled, ETA ≤ ")
+
+
+def test_version_is_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ela {version('ela')}"

@@ -117,10 +117,10 @@ def test_an_error_raised_while_ctrl_c_is_handled_is_still_an_interrupt(monkeypat
     def plain_bug(args):
         raise AttributeError("a real bug")
 
-    monkeypatch.setattr(cli, "cmd_models", broken_cleanup)
+    monkeypatch.setattr(cli.catalog, "cmd_models", broken_cleanup)
     assert main(["models"]) == 130
     assert capsys.readouterr().err.strip() == INTERRUPTED
-    monkeypatch.setattr(cli, "cmd_models", plain_bug)
+    monkeypatch.setattr(cli.catalog, "cmd_models", plain_bug)
     with pytest.raises(AttributeError, match="a real bug"):
         main(["models"])
 
