@@ -10,10 +10,10 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ela.cli import attack, catalog, data, demo, report, train
+from ela.cli import attack, catalog, data, demo, detect, report, train
 from ela.errors import ElaError
 
-FAMILIES = (data, train, attack, report, catalog, demo)
+FAMILIES = (data, train, attack, detect, report, catalog, demo)
 """The command families in the order `ela --help` lists them: a new family is a module with
 ``add_parser(subparsers)`` and one entry here."""
 
