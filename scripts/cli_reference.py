@@ -1,0 +1,54 @@
+"""The CLI reference page (Markdown) from `ela.cli.build_parser`, so it cannot drift.
+
+Every command and sub-command gets a heading and its ``--help`` text, in the order the
+parser defines them. The MkDocs hook `scripts/mkdocs_hooks.py` writes it as ``cli.md``
+at build time; run by hand it prints the page:
+
+    .venv/bin/python scripts/cli_reference.py > /tmp/cli.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+
+from ela.cli import build_parser
+
+WIDTH = "100"  # help text is wrapped at this many columns, whatever the terminal
+
+
+def commands(parser: argparse.ArgumentParser,
+             path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """(command path, parser) for `parser` and every sub-command below it, depth first."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from commands(sub, (*path, name))
+
+
+def render() -> str:
+    """The whole reference page as Markdown."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = WIDTH
+    try:
+        parser = build_parser()
+        parts = ["# CLI reference", "",
+                 "Generated from the parser (`ela.cli.build_parser`) when the site is built: "
+                 "the `--help` of every command. Run it as `.venv/bin/ela` unless the "
+                 "environment is activated ([Install](install.md)); a tour of the commands "
+                 "is on [Command line](command-line.md).", ""]
+        for path, sub in commands(parser):
+            title = " ".join(("ela", *path))
+            parts += [f"## `{title}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+        return "\n".join(parts)
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+if __name__ == "__main__":
+    print(render(), end="")

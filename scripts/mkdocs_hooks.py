@@ -1,0 +1,22 @@
+"""MkDocs hooks (``hooks:`` in mkdocs.yml): the generated pages of the manual.
+
+``cli.md`` is rendered from the argparse parser at every build (`cli_reference.render`),
+so the CLI reference cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mkdocs.structure.files import File, Files
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_reference import render  # noqa: E402
+
+
+def on_files(files: Files, config) -> Files:
+    """Add the generated CLI reference as ``cli.md``."""
+    files.append(File.generated(config, "cli.md", content=render()))
+    return files
