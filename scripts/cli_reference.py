@@ -18,8 +18,10 @@ from ela.cli import build_parser
 WIDTH = "100"  # help text is wrapped at this many columns, whatever the terminal
 
 
-def commands(parser: argparse.ArgumentParser,
-             path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+Command = tuple[tuple[str, ...], argparse.ArgumentParser]
+
+
+def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[Command]:
     """(command path, parser) for `parser` and every sub-command below it, depth first."""
     yield path, parser
     for action in parser._actions:
