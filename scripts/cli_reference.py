@@ -1,20 +1,24 @@
 """The CLI reference page (Markdown) from `ela.cli.build_parser`, so it cannot drift.
 
 Every command and sub-command gets a heading and its ``--help`` text, in the order the
-parser defines them. The MkDocs hook `scripts/mkdocs_hooks.py` writes it as ``cli.md``
-at build time; run by hand it prints the page:
+parser defines them. The MkDocs hook `scripts/mkdocs_hooks.py` renders ``cli.md`` anew at
+every build; the committed ``docs/cli.md`` (for readers of the repository) is checked
+against it by tests/test_docs.py. After changing the parser:
 
-    .venv/bin/python scripts/cli_reference.py > /tmp/cli.md
+    .venv/bin/python scripts/cli_reference.py --write   # rewrites docs/cli.md
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from ela.cli import build_parser
 
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 WIDTH = "100"  # help text is wrapped at this many columns, whatever the terminal
 
 
@@ -37,8 +41,8 @@ def render() -> str:
     try:
         parser = build_parser()
         parts = ["# CLI reference", "",
-                 "Generated from the parser (`ela.cli.build_parser`) when the site is built: "
-                 "the `--help` of every command. Run it as `.venv/bin/ela` unless the "
+                 "Generated from the parser (`ela.cli.build_parser`) by "
+                 "`scripts/cli_reference.py`: the `--help` of every command. Run it as `.venv/bin/ela` unless the "
                  "environment is activated ([Install](install.md)); a tour of the commands "
                  "is on [Command line](command-line.md).", ""]
         for path, sub in commands(parser):
@@ -53,4 +57,7 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    print(render(), end="")
+    if sys.argv[1:] == ["--write"]:
+        PAGE.write_text(render(), encoding="utf-8")
+    else:
+        print(render(), end="")

@@ -1,7 +1,7 @@
 """MkDocs hooks (``hooks:`` in mkdocs.yml): the generated pages of the manual.
 
 ``cli.md`` is rendered from the argparse parser at every build (`cli_reference.render`),
-so the CLI reference cannot drift from the code.
+in place of the committed copy, so the site's CLI reference cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from cli_reference import render  # noqa: E402
 
 
 def on_files(files: Files, config) -> Files:
-    """Add the generated CLI reference as ``cli.md``."""
+    """Put the CLI reference, rendered now, in place of the committed ``cli.md``."""
+    committed = files.get_file_from_path("cli.md")
+    if committed is not None:
+        files.remove(committed)
     files.append(File.generated(config, "cli.md", content=render()))
     return files
