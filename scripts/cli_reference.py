@@ -42,9 +42,10 @@ def render() -> str:
         parser = build_parser()
         parts = ["# CLI reference", "",
                  "Generated from the parser (`ela.cli.build_parser`) by "
-                 "`scripts/cli_reference.py`: the `--help` of every command. Run it as `.venv/bin/ela` unless the "
-                 "environment is activated ([Install](install.md)); a tour of the commands "
-                 "is on [Command line](command-line.md).", ""]
+                 "`scripts/cli_reference.py`: the `--help` of every command. Run it as "
+                 "`.venv/bin/ela` unless the environment is activated "
+                 "([Install](install.md)); a tour of the commands is on "
+                 "[Command line](command-line.md).", ""]
         for path, sub in commands(parser):
             title = " ".join(("ela", *path))
             parts += [f"## `{title}`", "", "```text", sub.format_help().rstrip(), "```", ""]
