@@ -238,3 +238,9 @@ def test_readme_python_example_runs_as_written(tmp_path: Path):
     lines = done.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["ela", "cw"], done.stdout
     assert all("success" in line and "ΔB/B" in line for line in lines)
+
+
+def test_python_page_shows_the_readme_example():
+    page = (DOCS / "python.md").read_text()
+    assert f"<!-- test:python -->\n```python\n{readme_block('python')}```" in page, (
+        "docs/python.md's example differs from the README's")
