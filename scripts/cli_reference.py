@@ -1,9 +1,10 @@
 """The CLI reference page (Markdown) from `ela.cli.build_parser`, so it cannot drift.
 
 Every command and sub-command gets a heading and its ``--help`` text, in the order the
-parser defines them. The MkDocs hook `scripts/mkdocs_hooks.py` renders ``cli.md`` anew at
-every build; the committed ``docs/cli.md`` (for readers of the repository) is checked
-against it by tests/test_docs.py. After changing the parser:
+parser defines them; then what ``ela models`` and ``ela attacks`` print (every option
+that ``--cfg key=value`` sets, with its default). The MkDocs hook `scripts/mkdocs_hooks.py`
+renders ``cli.md`` anew at every build; the committed ``docs/cli.md`` (for readers of the
+repository) is checked against it by tests/test_docs.py. After changing the parser:
 
     .venv/bin/python scripts/cli_reference.py --write   # rewrites docs/cli.md
 """
@@ -11,12 +12,14 @@ against it by tests/test_docs.py. After changing the parser:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ela.cli import build_parser
+from ela.cli import build_parser, main
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 WIDTH = "100"  # help text is wrapped at this many columns, whatever the terminal
@@ -34,6 +37,14 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Ite
                 yield from commands(sub, (*path, name))
 
 
+def printed(*argv: str) -> str:
+    """What ``ela ARGV`` prints."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(list(argv))
+    return out.getvalue()
+
+
 def render() -> str:
     """The whole reference page as Markdown."""
     saved = os.environ.get("COLUMNS")
@@ -49,6 +60,9 @@ def render() -> str:
         for path, sub in commands(parser):
             title = " ".join(("ela", *path))
             parts += [f"## `{title}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+        for command, what in (("models", "Model options"), ("attacks", "Attack options")):
+            parts += [f"## {what} (`ela {command}`)", "", "```text", printed(command).rstrip(),
+                      "```", ""]
         return "\n".join(parts)
     finally:
         if saved is None:
