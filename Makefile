@@ -8,7 +8,7 @@ VIDEO_VENV ?= .venv-video
 VIDEO_BIN := $(VIDEO_VENV)/bin
 VIDEO_STAMP := $(VIDEO_VENV)/.installed
 
-.PHONY: run test test-video lint install clean
+.PHONY: run test test-video lint install docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,15 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
+# The manual (docs/) as a site in site/: the CLI reference is generated from the parser and the
+# API reference from the docstrings; --strict turns every warning (a broken link, a bad
+# docstring) into a failure.
+docs: $(STAMP)
+	$(BIN)/pip install -q -e ".[docs]"
+	$(BIN)/mkdocs build --strict --site-dir site
+
 test-video: $(VIDEO_STAMP)
 	$(VIDEO_BIN)/python -m pytest -q tests/test_video_post.py tests/test_video_mediapipe.py
 
 clean:
-	rm -rf $(VENV) $(VIDEO_VENV) out
+	rm -rf $(VENV) $(VIDEO_VENV) out site

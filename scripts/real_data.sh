@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-data runs behind the numbers in README.md. Each step is skipped when its output
+# The real-data runs behind docs/results.md and docs/robustness.md. Each step is skipped when its output
 # exists, so the script resumes. Usage: scripts/real_data.sh [OUT] [STEP...]
 # Needs ../shared/data beside the repository (or DATA=...). DEVICE=cuda trains and attacks
 # on a GPU; PY / ELA name the Python and the ela command (e.g. PY=python3 ELA="python3 -m
@@ -13,7 +13,7 @@ ELA=${ELA:-.venv/bin/ela}
 PY=${PY:-.venv/bin/python}
 DEVICE=${DEVICE:-auto}
 STEPS=${*:-"msr bandai2 emotion grid-msr grid-bandai2 emotion-cv emotion-cv15 robust-msr"}
-# ELA's distance as the paper has it (b + a + s): the README's robustness tables were
+# ELA's distance as the paper has it (b + a + s): the robustness tables (docs/robustness.md) were
 # measured with it, before the bone-turn and centre-shift terms became ELA's default
 PAPER_D="turn_weight=0 shift_weight=0 velocity=False"
 EMO_ONLY="style=angry,happy,sad,normal"
@@ -86,7 +86,7 @@ for step in $STEPS; do
       # resampled to 32 frames, each turned to face +z (align: the walking direction is not
       # the emotion) with ±15° rotation augmentation, class-balanced loss, best epoch by
       # validation UAR; every fold also scores one vote per test clip. GCN widths and ProxEmo's image are reduced
-      # so that all 70 fold trainings fit in about an hour on 2 CPU cores (see README).
+      # so that all 70 fold trainings fit in about an hour on 2 CPU cores (see docs/results.md).
       only=$EMO_ONLY; tag=emotion4; epochs=30
       [ "$step" = emotion-cv15 ] && { only=""; tag=emotion15; epochs=20; }
       E="--data $DATA/bandai1 --format bandai --layout gait16 --label style"

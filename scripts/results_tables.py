@@ -1,4 +1,4 @@
-"""Print the README's real-data tables (Markdown) from the run folders of scripts/real_data.sh.
+"""Print the real-data tables of docs/results.md from the run folders of scripts/real_data.sh.
 
 Usage: .venv/bin/python scripts/results_tables.py RUNS_DIR
 

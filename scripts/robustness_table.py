@@ -1,4 +1,4 @@
-"""The robustness table of README.md from a `scripts/real_data.sh robust-msr` folder.
+"""The robustness table of docs/robustness.md from a `scripts/real_data.sh robust-msr` folder.
 
 Reads the runs' metrics.json, the attack folders' summary.json (PGD success at its fixed
 budget), ``robustness/robustness.json`` (the median ΔB/B ELA needs to fool each model) and

@@ -1,6 +1,6 @@
 """Compare attack settings on samples of a run's TRAINING part (never its test part).
 
-ELA's defaults are chosen with this script, so that the test samples the README reports
+ELA's defaults are chosen with this script, so that the test samples docs/results.md reports
 stay unseen while tuning. Each setting is ``method[:key=value,key=value]`` (options as
 `ela attack --cfg` takes them); every setting attacks the same `--samples` training samples
 that the model classifies correctly (seeded choice) and prints one row: success, ΔB/B,

@@ -1,4 +1,4 @@
-"""Imports run downwards only (the README's "who calls whom"), and no module imports
+"""Imports run downwards only (docs/architecture.md's "who calls whom"), and no module imports
 another module's private names (issue 13)."""
 
 from __future__ import annotations

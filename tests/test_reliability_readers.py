@@ -10,7 +10,8 @@ one non-zero value and labels inside their name lists (or −1, unlabelled), or 
 `DataFormatError` that names the file — never another exception, a silent all-zero array or
 a hang (every example runs under a wall-clock alarm and a Hypothesis deadline).
 
-Run with ``-s`` to print how many cases each reader was given (the README quotes the total).
+Run with ``-s`` to print how many cases each reader was given (docs/reliability.md quotes the
+total).
 """
 
 from __future__ import annotations
