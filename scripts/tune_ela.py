@@ -24,6 +24,7 @@ import torch
 
 from ela.attacks import ATTACKS, summarize
 from ela.data.prepare import read_dataset
+from ela.files import atomic_write_json
 from ela.runs.select import select_samples
 from ela.training.checkpoint import load, load_config
 from ela.training.run import run_inputs
@@ -53,6 +54,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None,
+                   help="JSON file for the rows (each setting's summary, median l∞ and "
+                        "largest turn), written after every setting")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     x, y, lengths, train, _ = run_inputs(args.run, load_config(args.run),
@@ -66,6 +70,7 @@ def main() -> None:
     chosen = select_samples(model, fetch, train, args.samples, args.seed, 256)
     xs, ys, ls = fetch(chosen)
     print(f"{args.run}: {len(chosen)} training samples")
+    rows: list[dict] = []
     for setting in args.settings:
         method, opts = parse_setting(setting)
         cls = ATTACKS[method]
@@ -97,6 +102,16 @@ def main() -> None:
               f"{'-' if p99 is None else f'{p99:.1f}'}  emo {pct('emotion_consistency')}  "
               f"evals med {np.median(ev):.0f} p90 {np.percentile(ev, 90):.0f}  "
               f"{time.perf_counter() - start:.0f} s", flush=True)
+        if args.out:
+            rows.append({"setting": setting, "method": method, "options": opts,
+                         "linf_median": float(np.median(linf)) if len(linf) else None,
+                         "bone_turn_max_median": float(np.median(
+                             result.metrics["bone_turn_max"][result.success].cpu().numpy()))
+                         if len(linf) else None,
+                         **{k: v for k, v in s.items()
+                            if isinstance(v, int | float | str | None)}})
+            atomic_write_json(args.out, {"run": args.run, "samples": len(chosen),
+                                         "seed": args.seed, "rows": rows})
 
 
 if __name__ == "__main__":

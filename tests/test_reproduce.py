@@ -24,8 +24,16 @@ from ela.training.run import run_training
 
 REFERENCE = Path(__file__).parent / "data" / "reference_msr.json"
 PAPER_D = {"turn_weight": 0.0, "shift_weight": 0.0, "velocity": False}
-CELLS = {"ela": ("ela", PAPER_D), "cw": ("cw", None), "smart": ("smart", None),
-         "ela_default": ("ela", None)}
+# the baselines' defaults when the reference was written (before they took the public
+# code's: C&W's constant search from 1e-3 in 9 steps, SMART's per-sample normalisation)
+CW_THEN = {"c_init": 1.0, "search_steps": 5}
+SMART_THEN = {"normalise": "frame"}
+# ELA's schedule and extra terms when both ELA references were recorded (before the peak and
+# spread terms and the shorter schedule became the default)
+ELA_THEN = {"peak_weight": 0.0, "spread_weight": 0.0, "settle_iters": 150, "lr_decay": 0.98}
+CELLS = {"ela": ("ela", {**ELA_THEN, **PAPER_D}), "cw": ("cw", CW_THEN),
+         "smart": ("smart", SMART_THEN),
+         "ela_default": ("ela", ELA_THEN)}
 
 
 def close(a: float | int | None, b: float | int | None) -> bool:

@@ -6,6 +6,14 @@ there is no tanh change of variables (`bounds` clamps only when given). Every se
 restarts from x with fresh Adam moments, as in the original; inside a search step a sample
 stops early once its loss has not fallen by 0.01 % over a tenth of the steps, and leaves the
 batch. The successful x' with the smallest ‖x' − x‖₂ is kept per sample.
+
+The search follows the public code's defaults: c starts at 1e-3 and takes 9 steps, ×10
+while no success was found, then halving the bracket. Skeleton data need small constants:
+a search that started at 1 and only halved (5 steps, never below 1/16) ended at its lowest
+c on 30 of 32 MSR Action3D test samples. On 16 MSR hcn training samples
+(`scripts/tune_ela.py`) the public search lowers l2 from 12.6 to 12.2 mm/frame and ΔB/B
+from 2.88 to 2.69 % at the same success, for about 1 230 model evaluations (median) instead
+of 690.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ class CW(Attack):
 
     Args:
         model, layout, bounds: see `Attack`.
-        c_init: initial constant c (per sample).
+        c_init: initial constant c (per sample); ×10 while no success was found.
         steps: budget of Adam steps per sample, shared equally by the search steps.
-        search_steps: binary-search steps on c.
+        search_steps: search steps on c.
         lr: Adam step size (metres).
         conf: confidence κ of the margin.
         abort_early: per-sample early stop inside a search step.
@@ -33,7 +41,7 @@ class CW(Attack):
     name = "cw"
 
     def __init__(self, model: nn.Module, layout: str | Layout | None = None,
-                 c_init: float = 1.0, steps: int = 1000, search_steps: int = 5,
+                 c_init: float = 1e-3, steps: int = 2000, search_steps: int = 9,
                  lr: float = 1e-3, conf: float = 0.0, abort_early: bool = True, bounds=None):
         super().__init__(model, layout, bounds)
         if search_steps < 1 or steps < search_steps or c_init <= 0 or lr <= 0 or conf < 0:
