@@ -51,7 +51,8 @@ def _cases(x: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None
     return {
         "zero_length_bone": (collapsed_bone, None, set()),
         "collapsed_to_a_point": (point, None, {"bone_length_change", "bone_angle_change",
-                                               "bone_angle_change_paper", "bone_turn"}),
+                                               "bone_angle_change_paper", "bone_turn",
+                                               "bone_turn_max"}),
         "still_joints": (still, None, set()),  # still joints count: nothing moves for free
         "one_frame": (x[:, :, :1].clone(), None, no_motion),
         "two_frames": (x[:, :, :2].clone(), None, {"acceleration_change"}),
@@ -96,7 +97,8 @@ def test_features_distances_and_metrics_stay_finite(base, case):
         assert torch.isfinite(grad).all(), f"{case}: feature gradient not finite"
 
         for dist in (DynamicDistance(LAYOUT), SmartPerceptualLoss(LAYOUT),
-                     DynamicDistance(LAYOUT, velocity=True, turn_weight=1, shift_weight=1)):
+                     DynamicDistance(LAYOUT, velocity=True, turn_weight=1, shift_weight=1,
+                                     peak_weight=1, spread_weight=100)):
             ref = dist.reference(x, lengths)
             d = dist(x_adv, ref)
             assert d.shape == (x.shape[0],) and torch.isfinite(d).all(), \

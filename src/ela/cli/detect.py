@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     det.add_argument("--bootstrap", type=int, default=1000,
                      help="bootstrap resamples of the AUC interval (default 1000)")
-    det.add_argument("--seed", type=int, default=0)
+    det.add_argument("--seed", type=int, default=0,
+                     help="seed of the held-out pairs, training and bootstrap (default 0)")
     det.add_argument("--device", default="auto", help=DEVICE_HELP)
     det.set_defaults(func=cmd_detect)
