@@ -19,6 +19,10 @@ the files (printed under the table). Kinds:
 - ``training``: one row per training run, values from its ``metrics.json`` (a dotted key
   such as ``mean.uar`` reaches into nested values; ``pm`` names the ± value).
 
+A ``summary`` or ``training`` table may name another JSON file (``file = "detect.json"``)
+and a row a ``prefix`` put before every key of its columns (``prefix = "methods.ela"``): so
+one `ela detect` output gives a row per attack.
+
 A column is a key of the ``[columns]`` catalogue of the spec (title, scale, format), or an
 inline table ``{ key = ..., title = ..., scale = ..., format = ..., stat = ..., pm = ... }``
 whose fields override the catalogue's. Markers are looked for in README.md and docs/**/*.md.
@@ -130,8 +134,10 @@ def file_rows(results: Path, table: dict[str, Any], filename: str,
     for row in table["rows"]:
         path = results / row["path"] / filename
         data = read_json(path)
-        rows.append([row["name"], *(cell(lookup(data, c["key"], path), c,
-                                         lookup(data, c["pm"], path) if "pm" in c else None)
+        prefix = f"{row['prefix']}." if "prefix" in row else ""
+        rows.append([row["name"], *(cell(lookup(data, prefix + c["key"], path), c,
+                                         lookup(data, prefix + c["pm"], path)
+                                         if "pm" in c else None)
                                     for c in cols)])
     return rows
 
@@ -178,7 +184,8 @@ def render(name: str, spec: dict[str, Any], results: Path) -> str:
         rows = equal_success_rows(results, table, cols)
         files = "samples.csv"
     else:
-        files = "summary.json" if table["kind"] == "summary" else "metrics.json"
+        files = table.get("file") or ("summary.json" if table["kind"] == "summary"
+                                      else "metrics.json")
         rows = file_rows(results, table, files, cols)
     head = [table.get("first", "")] + [c["title"] for c in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
