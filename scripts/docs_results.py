@@ -21,7 +21,8 @@ the files (printed under the table). Kinds:
 
 A ``summary`` or ``training`` table may name another JSON file (``file = "detect.json"``)
 and a row a ``prefix`` put before every key of its columns (``prefix = "methods.ela"``): so
-one `ela detect` output gives a row per attack.
+one `ela detect` output gives a row per attack. A numeric part of a dotted key indexes a
+list (``prefix = "rows.3"``: the fourth setting of a `scripts/tune_ela.py --out` file).
 
 A column is a key of the ``[columns]`` catalogue of the spec (title, scale, format), or an
 inline table ``{ key = ..., title = ..., scale = ..., format = ..., stat = ..., pm = ... }``
@@ -111,12 +112,16 @@ def cell(value: Any, col: dict[str, Any], pm: Any = None) -> str:
 
 
 def lookup(data: dict[str, Any], key: str, path: Path) -> Any:
-    """`data[key]`, a dotted key reaching into nested dicts; SpecError naming `path`."""
+    """`data[key]`, a dotted key reaching into nested dicts and lists (``rows.2.l2``);
+    SpecError naming `path`."""
     value: Any = data
     for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
             raise SpecError(f"{path}: no value {key!r}")
-        value = value[part]
     return value
 
 

@@ -162,6 +162,20 @@ def test_results_check_fails_when_a_sample_changes(tmp_path: Path):
     assert script("docs_results").main(["--check", "--results", str(results)]) == 1
 
 
+def test_results_check_fails_when_a_detector_auc_changes(tmp_path: Path):
+    """Keys reach into nested values and lists: detect.json's methods.ela.auc, a tuning row."""
+    for name, edit in (("msr_hcn/detect.json", lambda d: d["methods"]["ela"]),
+                       ("tuning/msr_hcn_train.json", lambda d: d["rows"][5])):
+        results = copy_results(tmp_path / name.replace("/", "_"))
+        path = results / name
+        data = json.loads(path.read_text())
+        row = edit(data)
+        key = "auc" if "auc" in row else "l2"
+        row[key] = 0.9 * row[key] + 0.01
+        path.write_text(json.dumps(data))
+        assert script("docs_results").main(["--check", "--results", str(results)]) == 1, name
+
+
 def test_results_rewrite_puts_the_numbers_in(tmp_path: Path):
     """Writing into a copy of the docs: the marked table is filled from the files."""
     root = tmp_path / "repo"

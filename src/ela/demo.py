@@ -78,7 +78,6 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0) -> dict[str, dict]:
     summaries = {}
     for method, label in (("ela", "ELA (defaults, emotion term)"), ("cw", "C&W-L2")):
         job = AttackJob.from_flags(action_run, method, out / f"attack_{method}",
-                                   iters=300 if quick and method == "ela" else None,
                                    emotion=emotion_run, samples=samples, seed=seed)
         summaries[label] = run_attack(job, data)
     attacked = next(iter(summaries.values()))["n"]
