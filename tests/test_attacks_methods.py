@@ -11,7 +11,8 @@ from torch import nn
 
 from ela.attacks import ATTACKS, ELA, MIFGSM, PGD, SMART, AttackError, summarize
 from ela.errors import ElaError
-from ela.models.registry import SkeletonModel, create_model, list_models
+from ela.models.base import SkeletonModel
+from ela.models.registry import create_model, list_models
 from ela.skeleton import get_layout
 
 NTU = get_layout("ntu25")
