@@ -151,3 +151,14 @@ def test_windows_of_a_real_bandai_clip(shared_data):
     assert len(set(group_ids(win))) == 1
     x, _, lengths = to_tensor_batch(win, 64, label="style", sampling="pad")
     assert x.shape[1:] == (3, 64, 21, 1) and torch.all(lengths == 64)
+
+
+def test_reprs_are_one_short_line():
+    data = demo_dataset(n_per_class=3, frames=20, seed=0)
+    text = repr(data)
+    assert text.startswith("SkeletonSet(n=") and "\n" not in text and len(text) < 300
+    assert f"n={len(data)}" in text and "joints=25" in text
+    dataset = SkeletonDataset(data, "action", 16)
+    text = repr(dataset)
+    assert text.startswith("SkeletonDataset(n=") and "frames=16" in text and len(text) < 300
+    assert "\n" not in repr(data.samples[0]) and len(repr(data.samples[0])) < 200
