@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from ela.attacks import AttackResult
-from ela.attacks.metrics import METRICS, emotion_predictions, summarize_arrays
+from ela.attacks.metrics import METRICS, emotion_predictions
+from ela.attacks.summary import summarize_arrays
 from ela.data.fingerprint import same_data
 from ela.errors import DataFormatError, ElaError
 from ela.files import (
@@ -126,7 +127,8 @@ def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
                   emotion: str | Path | None) -> dict[str, Any]:
     """summary.json, samples.csv and adversarial.npz from merged per-sample arrays."""
     summary = summarize_arrays({k: v for k, v in merged.items()
-                                if k not in ("seconds", "notes")}, float(merged["seconds"]))
+                                if k not in ("seconds", "notes")},
+                               float(merged["seconds"])).to_dict()
     summary.update({
         "model": config["model"]["name"], "dataset": data.source, "layout": data.layout.name,
         "label": config.get("label"), "n": int(len(merged["indices"])), **extra,
