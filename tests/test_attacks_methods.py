@@ -338,6 +338,7 @@ def test_summary_counts_success_over_the_correctly_classified_samples(setup):
     assert bool(r.success[:2].all())  # returned unchanged, "adversarial" without a change
     fooled = int(r.success[2:].sum())
     assert s.num_successful == fooled and s.success_rate == pytest.approx(fooled / 4)
+    assert r.success_rate == pytest.approx(s.success_rate)
     assert s.success_rate_all == pytest.approx((fooled + 2) / 6)
     d = s.to_dict()
     assert list(d)[:6] == ["num_samples", "num_misclassified", "num_attacked",

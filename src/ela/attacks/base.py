@@ -92,7 +92,14 @@ class AttackResult:
 
     @property
     def success_rate(self) -> float:
-        return float(self.success.float().mean()) if self.success.numel() else float("nan")
+        """Share of the attacked samples — those the model classified correctly (and, when
+        targeted, not already as the target) — that are adversarial; NaN when there is
+        none. Samples already misclassified are never a success (as in `AttackSummary`)."""
+        attacked = self.clean_predictions == self.labels
+        if self.targets is not None:
+            attacked &= self.clean_predictions != self.targets
+        ok = self.success[attacked]
+        return float(ok.float().mean()) if ok.numel() else float("nan")
 
     def per_sample(self) -> dict[str, np.ndarray]:
         """Flat per-sample columns (numpy), e.g. for a CSV or Parquet table."""
