@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# the demo's environment: torch and ela's core dependencies only
+CORE_STAMP := $(VENV)/.installed-core
+# the tests': the core plus the test, audio and Ray extras
 STAMP := $(VENV)/.installed
 
 VIDEO_VENV ?= .venv-video
@@ -10,10 +13,14 @@ VIDEO_STAMP := $(VIDEO_VENV)/.installed
 
 .PHONY: run test test-video lint install docs clean
 
-$(STAMP): pyproject.toml
+$(CORE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	touch $(CORE_STAMP)
+
+$(STAMP): $(CORE_STAMP)
 	$(BIN)/pip install -q -e ".[test,audio,ray]"
 	touch $(STAMP)
 
@@ -27,7 +34,7 @@ $(VIDEO_STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(CORE_STAMP)
 	$(BIN)/ela demo --out out/demo
 
 test: $(STAMP)
@@ -37,7 +44,7 @@ test: $(STAMP)
 # The manual (docs/) as a site in site/: the CLI reference is generated from the parser and the
 # API reference from the docstrings; --strict turns every warning (a broken link, a bad
 # docstring) into a failure.
-docs: $(STAMP)
+docs: $(CORE_STAMP)
 	$(BIN)/pip install -q -e ".[docs]"
 	$(BIN)/mkdocs build --strict --site-dir site
 

@@ -29,7 +29,7 @@ import torch
 from ela.io import read
 from ela.io.base import SkeletonSet
 from ela.models import create_model
-from ela.models.registry import SkeletonModel
+from ela.models.base import SkeletonModel
 from ela.training.checkpoint import load, load_config
 from ela.training.run import run_inputs, run_training
 

@@ -78,7 +78,7 @@ def main() -> None:
         torch.manual_seed(args.seed)
         start = time.perf_counter()
         result = attack(xs, ys, lengths=ls)
-        s = summarize(result, emotion_model=emotion)
+        s = summarize(result, emotion_model=emotion).to_dict()
         ev = result.evaluations.cpu().numpy()
 
         def pct(key: str, s=s) -> str:

@@ -9,9 +9,19 @@ import pytest
 import torch
 from torch import nn
 
-from ela.attacks import ATTACKS, ELA, MIFGSM, PGD, SMART, AttackError, summarize
+from ela.attacks import (
+    ATTACKS,
+    ELA,
+    MIFGSM,
+    PGD,
+    SMART,
+    AttackError,
+    LogitsOnly,
+    summarize,
+)
 from ela.errors import ElaError
-from ela.models.registry import SkeletonModel, create_model, list_models
+from ela.models.base import SkeletonModel
+from ela.models.registry import create_model, list_models
 from ela.skeleton import get_layout
 
 NTU = get_layout("ntu25")
@@ -146,10 +156,10 @@ def test_untargeted_attacks_change_the_prediction(setup, untargeted, name):
 
 def test_ela_beats_cw_on_bone_lengths_and_speeds(untargeted):
     ela, cw = summarize(untargeted["ela"]), summarize(untargeted["cw"])
-    assert ela["success_rate"] >= 0.9
-    assert ela["bone_length_change"] < cw["bone_length_change"]
-    assert ela["joint_speed_change"] < cw["joint_speed_change"]
-    assert ela["emotion_consistency"] is None
+    assert ela.success_rate >= 0.9
+    assert ela.metrics["bone_length_change"] < cw.metrics["bone_length_change"]
+    assert ela.metrics["joint_speed_change"] < cw.metrics["joint_speed_change"]
+    assert ela.emotion_consistency is None
 
 
 def test_targeted_ela_hits_the_target(setup):
@@ -240,7 +250,7 @@ def test_ela_with_emotion_model_on_another_layout(setup):
     assert r.success.float().mean() >= 0.75
     assert emo.training and all(p.requires_grad for p in emo.parameters())
     s = summarize(r, emotion_model=emo)
-    assert 0.0 <= s["emotion_consistency"] <= 1.0
+    assert 0.0 <= s.emotion_consistency <= 1.0
     assert torch.isfinite(r.info["distance"][r.success]).all()
 
 
@@ -316,6 +326,43 @@ def test_bad_arguments_raise_clear_errors(setup):
         ELA(model, gamma=0)
     with pytest.raises(AttackError, match="layout"):
         ELA(nn.Linear(3, 3))
+
+
+def test_summary_counts_success_over_the_correctly_classified_samples(setup):
+    model, x, y, lengths = setup
+    wrong = y[:6].clone()
+    wrong[:2] = (wrong[:2] + 1) % 4  # two samples the model now "misclassifies"
+    r = PGD(model, **FAST["pgd"])(x[:6], wrong, lengths=lengths[:6])
+    s = summarize(r)
+    assert (s.num_samples, s.num_misclassified, s.num_attacked) == (6, 2, 4)
+    assert bool(r.success[:2].all())  # returned unchanged, "adversarial" without a change
+    fooled = int(r.success[2:].sum())
+    assert s.num_successful == fooled and s.success_rate == pytest.approx(fooled / 4)
+    assert r.success_rate == pytest.approx(s.success_rate)
+    assert s.success_rate_all == pytest.approx((fooled + 2) / 6)
+    d = s.to_dict()
+    assert list(d)[:6] == ["num_samples", "num_misclassified", "num_attacked",
+                           "num_successful", "success_rate", "success_rate_all"]
+    assert d["bone_length_change"] == s.metrics["bone_length_change"]
+    assert "2 of 6 already misclassified" in str(s)
+
+
+def test_a_model_returning_a_tuple_is_a_clear_error_and_wraps(setup):
+    model, x, y, lengths = setup
+
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, x):
+            return self.inner.forward_features(x)  # (logits, features)
+
+    with pytest.raises(AttackError, match=r"logits of shape \(N, classes\).*tuple of 2 "
+                                          r"\(a tensor of shape \(3, 4\).*LogitsOnly"):
+        PGD(Both(), NTU, **FAST["pgd"])(x[:3], y[:3])
+    r = PGD(LogitsOnly(Both()), NTU, **FAST["pgd"])(x[:3], y[:3], lengths=lengths[:3])
+    assert torch.equal(r.clean_predictions, y[:3])
 
 
 def test_unlabelled_call_attacks_the_clean_prediction(setup):

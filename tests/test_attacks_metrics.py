@@ -12,7 +12,7 @@ from ela.attacks import DynamicDistance, EmotionDistance, SmartPerceptualLoss, i
 from ela.attacks.distances import spine_joints
 from ela.attacks.objectives import classification_loss, is_adversarial, margin
 from ela.errors import ElaError
-from ela.models.registry import SkeletonModel
+from ela.models.base import SkeletonModel
 from ela.skeleton import Layout, get_layout
 
 CHAIN = Layout(name="chain3", joints=("root", "mid", "tip"), parents=(-1, 0, 1), centre=0)

@@ -18,6 +18,7 @@ from ela.data import (
     window_set,
     windows,
 )
+from ela.data.manifest import MultimodalData, MultimodalDataset
 from ela.data.transforms import valid_length
 from ela.errors import ElaError
 from ela.io.base import Sample, SkeletonSet
@@ -151,3 +152,23 @@ def test_windows_of_a_real_bandai_clip(shared_data):
     assert len(set(group_ids(win))) == 1
     x, _, lengths = to_tensor_batch(win, 64, label="style", sampling="pad")
     assert x.shape[1:] == (3, 64, 21, 1) and torch.all(lengths == 64)
+
+
+def test_reprs_are_one_short_line():
+    data = demo_dataset(n_per_class=3, frames=20, seed=0)
+    text = repr(data)
+    assert text.startswith("SkeletonSet(n=") and "\n" not in text and len(text) < 300
+    assert f"n={len(data)}" in text and "joints=25" in text
+    dataset = SkeletonDataset(data, "action", 16)
+    text = repr(dataset)
+    assert text.startswith("SkeletonDataset(n=") and "frames=16" in text and len(text) < 300
+    assert "\n" not in repr(data.samples[0]) and len(repr(data.samples[0])) < 200
+    mfcc = [np.zeros((400, 39), np.float32) for _ in range(50)]
+    multimodal = MultimodalData(labels=np.zeros(50, np.int64), classes=["a", "b"],
+                                groups=np.arange(50), modalities=("audio",), mfcc=mfcc,
+                                prosody=np.zeros((50, 35), np.float32), source="m.csv")
+    assert repr(multimodal) == ("MultimodalData(n=50, classes=2, modalities=('audio',), "
+                                "source='m.csv')")
+    assert repr(MultimodalDataset(multimodal)) == (
+        "MultimodalDataset(n=50, modalities=('audio',), items={mfcc: (400, 39), "
+        "mfcc_length: (), prosody: (35,)}, source='m.csv')")

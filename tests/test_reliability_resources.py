@@ -11,7 +11,7 @@ import ela.runs.results as results_module
 import ela.runs.select as select_module
 import ela.training.run as run_module
 from ela.attacks import CW
-from ela.attacks.metrics import summarize_arrays
+from ela.attacks.summary import summarize_arrays
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
@@ -80,7 +80,7 @@ def test_streamed_attack_equals_the_in_memory_attack(run, demo, tmp_path, monkey
         parts.append(results_module.batch_arrays(result, idx.numpy(), lengths[idx], None))
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "seconds"}
     np.testing.assert_array_equal(merged["adversarial"], streamed_adv)
-    want = summarize_arrays(merged, 0.0)
+    want = summarize_arrays(merged, 0.0).to_dict()
     got = {k: summary[k] for k in want}
     want["seconds"] = got["seconds"]
     assert got == want

@@ -13,7 +13,8 @@ from torch.utils.data import Dataset, TensorDataset
 from ela.errors import CheckpointError, ElaError
 from ela.io.base import Sample, SkeletonSet
 from ela.models import registry
-from ela.models.registry import SkeletonModel, create_model, register_model
+from ela.models.base import SkeletonModel
+from ela.models.registry import create_model, register_model
 from ela.skeleton import get_layout
 from ela.training.checkpoint import check_compatible, load, load_config, save_checkpoint
 from ela.training.crossval import train_splits

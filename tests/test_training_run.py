@@ -13,7 +13,8 @@ from torch import nn
 from ela.errors import CheckpointError, ElaError
 from ela.io.base import Sample, SkeletonSet
 from ela.models import registry
-from ela.models.registry import SkeletonModel, register_model
+from ela.models.base import SkeletonModel
+from ela.models.registry import register_model
 from ela.skeleton import get_layout
 from ela.training.checkpoint import load, load_config
 from ela.training.loop import TrainConfig

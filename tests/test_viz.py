@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
 import shutil
 import time
@@ -154,6 +155,24 @@ def test_a_damaged_adversarial_file_is_named(demo_runs, tmp_path):
     np.savez(bad / "adversarial.npz", **arrays)
     with pytest.raises(DataFormatError, match="success"):
         load_attack(bad)
+
+
+@pytest.mark.parametrize("content", ["pickle", "object array", "random bytes"])
+def test_a_pickled_adversarial_file_is_refused_and_named(demo_runs, tmp_path, content):
+    bad = tmp_path / "bad"
+    shutil.copytree(demo_runs["attack"], bad)
+    path = bad / "adversarial.npz"
+    if content == "pickle":
+        path.write_bytes(pickle.dumps({"clean": [1.0]}))
+    elif content == "object array":
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+        np.savez(path, **{**arrays, "classes": np.array([{"a": 1}], dtype=object)})
+    else:
+        path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(DataFormatError, match="adversarial.npz") as err:
+        load_attack(bad)
+    assert "allow_pickle" not in str(err.value)
 
 
 # --- a real headless browser ----------------------------------------------------------------

@@ -92,7 +92,14 @@ class AttackResult:
 
     @property
     def success_rate(self) -> float:
-        return float(self.success.float().mean()) if self.success.numel() else float("nan")
+        """Share of the attacked samples — those the model classified correctly (and, when
+        targeted, not already as the target) — that are adversarial; NaN when there is
+        none. Samples already misclassified are never a success (as in `AttackSummary`)."""
+        attacked = self.clean_predictions == self.labels
+        if self.targets is not None:
+            attacked &= self.clean_predictions != self.targets
+        ok = self.success[attacked]
+        return float(ok.float().mean()) if ok.numel() else float("nan")
 
     def per_sample(self) -> dict[str, np.ndarray]:
         """Flat per-sample columns (numpy), e.g. for a CSV or Parquet table."""
@@ -193,6 +200,33 @@ def frozen(modules: list[nn.Module]) -> Iterator[None]:
             m.train(training)
             for p, flag in flags:
                 p.requires_grad_(flag)
+
+
+class LogitsOnly(nn.Module):
+    """A model whose forward returns several outputs (a tuple or list such as
+    ``(logits, features)``, or a dict), wrapped so that it returns only its logits (N, K):
+    ``output[index]``, `index` a position or a key."""
+
+    def __init__(self, model: nn.Module, index: int | str = 0):
+        super().__init__()
+        self.model = model
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits (N, K) of x (N, C, T, V, M)."""
+        return self.model(x)[self.index]
+
+
+def describe_output(out: Any) -> str:
+    """A short description of a model's output: shapes of tensors, types of the rest."""
+    if isinstance(out, torch.Tensor):
+        return f"a tensor of shape {tuple(out.shape)}"
+    if isinstance(out, tuple | list):
+        inner = ", ".join(describe_output(o) for o in out[:4]) + (", ..." if len(out) > 4 else "")
+        return f"a {type(out).__name__} of {len(out)} ({inner})"
+    if isinstance(out, dict):
+        return f"a dict with keys {', '.join(map(repr, list(out)[:6]))}"
+    return f"a {type(out).__name__}"
 
 
 def _as_bound(value: Any, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -337,7 +371,7 @@ class Attack:
                 lower = _as_bound(self.bounds[0], x, "lo")
                 upper = _as_bound(self.bounds[1], x, "hi")
             with torch.no_grad():
-                clean_logits = self.model(x)
+                clean_logits = self._check_logits(self.model(x), x.shape[0])
             clean_pred = self.predict(clean_logits)
             labels = self._check_labels(labels, clean_pred, clean_logits.shape[1])
             targets = self._resolve_targets(target, labels, clean_logits)
@@ -375,6 +409,18 @@ class Attack:
         )
 
     # ---- argument checks -------------------------------------------------------------
+    def _check_logits(self, out: Any, n: int) -> torch.Tensor:
+        if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == n:
+            return out
+        wrap = ""
+        if isinstance(out, tuple | list | dict):
+            first = next(iter(out), 0) if isinstance(out, dict) else 0
+            wrap = (f" If one of its outputs is the logits, wrap the model so that it returns "
+                    f"only those: ela.attacks.LogitsOnly(model, index={first!r}) returns "
+                    f"output[{first!r}].")
+        raise AttackError(f"{self.name}: the model must return logits of shape (N, classes) "
+                          f"with N={n}, one tensor; it returned {describe_output(out)}.{wrap}")
+
     def _check_x(self, x: Any) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() != 5:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

@@ -1,8 +1,9 @@
-"""Imperceptibility metrics of adversarial skeleton sequences, per sample and summarised.
+"""Imperceptibility metrics of adversarial skeleton sequences, per sample (their dataset
+summary is `ela.attacks.summary`).
 
 Definitions (paper 000 §3.2, with the guards the paper leaves implicit); all are fractions
 or SI units, never percent. The floors are `METRIC_FLOORS` (metres, radians, metres/frame);
-`summarize` and `ela attack` write them into every summary.
+`ela.attacks.summary.summarize` and `ela attack` write them into every summary.
 
 * bone_length_change ΔB/B: mean over valid bones × frames × persons of |B' − B| / B; bones
   with B < 1 mm on the clean x are excluded.
@@ -45,7 +46,6 @@ A sample with no measurable element of a kind gets NaN for it; summaries use nan
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -61,7 +61,6 @@ from ela.attacks.distances import (
     masked_mean,
     relative_changes,
 )
-from ela.attacks.objectives import is_adversarial
 from ela.skeleton import (
     Layout,
     acceleration_mask,
@@ -71,9 +70,6 @@ from ela.skeleton import (
     layout_indices,
     valid_mask,
 )
-
-if TYPE_CHECKING:
-    from ela.attacks.base import AttackResult
 
 METRICS = ("bone_length_change", "bone_angle_change", "bone_angle_change_paper", "bone_turn",
            "bone_turn_max",
@@ -189,84 +185,3 @@ def emotion_predictions(
     finally:
         emotion_model.train(was_training)
     return torch.cat(out)
-
-
-def summarize(
-    result: AttackResult,
-    emotion_model: nn.Module | None = None,
-    batch_size: int = 256,
-) -> dict[str, Any]:
-    """Dataset-level numbers of an `AttackResult` (fractions, not percent): `summarize_arrays`
-    of its per-sample arrays, with the emotion predictions of `emotion_model` (through the
-    layout mapping) when given. Samples already adversarial on the clean input (returned
-    unchanged) count as not attacked.
-    """
-    targets = None if result.targets is None else result.targets.cpu()
-    already = is_adversarial(result.clean_predictions.cpu(), result.labels.cpu(), targets)
-    m = {"success": result.success, "evaluations": result.evaluations,
-         "gradients": result.gradients, "original": result.original,
-         "adversarial": result.adversarial,
-         **{f"metric_{name}": result.metrics[name] for name in METRICS}}
-    if result.lengths is not None:
-        m["lengths"] = result.lengths
-    if emotion_model is not None:
-        m["clean_emotion"] = emotion_predictions(emotion_model, result.original, result.layout,
-                                                 batch_size)
-        m["adv_emotion"] = emotion_predictions(emotion_model, result.adversarial,
-                                               result.layout, batch_size)
-    arrays = {k: v.detach().cpu().numpy() for k, v in m.items()}
-    return summarize_arrays(arrays, float(result.seconds), attacked=~already.numpy())
-
-
-def summarize_arrays(m: dict[str, np.ndarray], seconds: float,
-                     attacked: np.ndarray | None = None) -> dict[str, Any]:
-    """Dataset-level numbers from per-sample arrays (those of `ela attack`'s result files:
-    ``success``, ``metric_<name>``, ``evaluations``, ``gradients``, ``original``,
-    ``adversarial``, optional ``lengths`` and ``clean_emotion`` / ``adv_emotion``).
-
-    ``success_rate`` is the share of all N samples that are adversarial after the attack
-    (the paper's SR); ``success_rate_attacked`` leaves out the samples that were not
-    attacked (`attacked` False: already adversarial on the clean input). For every metric,
-    ``<metric>`` is the mean over the successful attacked samples — the paper's
-    convention, its N being the adversarial samples — and ``<metric>_all`` the mean over all
-    attacked samples. ``emotion_consistency`` is the share of successful attacked samples
-    whose emotion prediction is unchanged (``_all``: all attacked samples); None without
-    emotion predictions. ``model_evaluations_per_sample`` counts forward passes of the
-    attacked model, ``model_gradients_per_sample`` its backward passes, both averaged over
-    all N, with the evaluations' median and 90th percentile beside.
-    ``still_joint_speed_p99_mm`` is the p99 adversarial speed (mm/frame) of the joint-frames
-    that are still in the clean input, over the successful attacked samples;
-    ``metric_floors`` the metrics' guards. Averages over an empty set are None.
-    """
-    ok = m["success"].astype(bool)
-    attacked = np.ones_like(ok) if attacked is None else attacked.astype(bool)
-    won = ok & attacked
-
-    def mean(values: np.ndarray) -> float | None:
-        values = values.astype(np.float64)
-        return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))
-
-    out: dict[str, Any] = {
-        "num_samples": int(ok.size), "num_successful": int(ok.sum()),
-        "num_already_adversarial": int((~attacked).sum()),
-        "success_rate": mean(ok), "success_rate_attacked": mean(ok[attacked]),
-    }
-    for name in METRICS:
-        out[name] = mean(m[f"metric_{name}"][won])
-        out[f"{name}_all"] = mean(m[f"metric_{name}"][attacked])
-    out["emotion_consistency"] = out["emotion_consistency_all"] = None
-    if "clean_emotion" in m:
-        same = (m["clean_emotion"] == m["adv_emotion"]).astype(np.float64)
-        out["emotion_consistency"] = mean(same[won])
-        out["emotion_consistency_all"] = mean(same[attacked])
-    lengths = m["lengths"][won] if "lengths" in m else None
-    out["still_joint_speed_p99_mm"] = still_motion_p99_mm(still_joint_speeds(
-        m["original"][won], m["adversarial"][won], lengths))
-    evals = m["evaluations"].astype(np.float64)
-    out["model_evaluations_per_sample"] = mean(evals)
-    out["model_evaluations_median"] = float(np.median(evals)) if evals.size else None
-    out["model_evaluations_p90"] = float(np.percentile(evals, 90)) if evals.size else None
-    out["model_gradients_per_sample"] = mean(m["gradients"])
-    out["seconds"] = float(seconds)
-    out["metric_floors"] = dict(METRIC_FLOORS)
-    return out

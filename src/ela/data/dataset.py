@@ -94,6 +94,16 @@ class SkeletonDataset(Dataset):
     def __len__(self) -> int:
         return int(self.indices.size)
 
+    def __repr__(self) -> str:
+        """One line: item count, label and its classes, item shape, sampling, source."""
+        names = self.set.label_names.get(self.label) if self.label is not None else None
+        classes = (None if self.label is None
+                   else len(names) if names else len(np.unique(self.labels)))
+        return (f"SkeletonDataset(n={len(self)}, label={self.label!r}, classes={classes}, "
+                f"frames={self.frames}, joints={self.set.layout.num_joints}, "
+                f"persons={self.persons}, sampling={self.sampling!r}, train={self.train}, "
+                f"source={self.set.source!r})")
+
     def set_epoch(self, epoch: int) -> None:
         """Choose the augmentation draw (crops, rotations) of the coming epoch."""
         self.epoch = int(epoch)

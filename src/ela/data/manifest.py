@@ -138,6 +138,11 @@ class MultimodalData:
     def __len__(self) -> int:
         return int(self.labels.size)
 
+    def __repr__(self) -> str:
+        """One line: sample count, classes, modalities and source — never the features."""
+        return (f"MultimodalData(n={len(self)}, classes={len(self.classes)}, "
+                f"modalities={self.modalities}, source={self.source!r})")
+
 
 def _check_modalities(modalities: Sequence[str]) -> tuple[str, ...]:
     mods = tuple(dict.fromkeys(modalities))
@@ -267,6 +272,8 @@ class MultimodalDataset(Dataset):
         self.indices = (np.arange(len(data)) if indices is None
                         else np.asarray(indices, dtype=np.int64).reshape(-1))
         self.labels = data.labels[self.indices]
+        self.modalities = mods
+        self.source = data.source
         idx = self.indices
         self.items: dict[str, torch.Tensor] = {}
         self.lengths = np.zeros(idx.size, dtype=np.int64)
@@ -300,6 +307,12 @@ class MultimodalDataset(Dataset):
 
     def __len__(self) -> int:
         return int(self.indices.size)
+
+    def __repr__(self) -> str:
+        """One line: item count, modalities, the shape of each item's tensors, source."""
+        shapes = ", ".join(f"{k}: {tuple(v.shape[1:])}" for k, v in self.items.items())
+        return (f"MultimodalDataset(n={len(self)}, modalities={self.modalities}, "
+                f"items={{{shapes}}}, source={self.source!r})")
 
     def __getitem__(self, item: int) -> tuple[ModalityBatch, int, int]:
         return (ModalityBatch({k: v[item] for k, v in self.items.items()}),

@@ -38,6 +38,11 @@ class Sample:
     def frames(self) -> int:
         return int(self.data.shape[1])
 
+    def __repr__(self) -> str:
+        name = self.meta.get("name") or self.meta.get("file")
+        return (f"Sample(shape={tuple(self.data.shape)}, labels={self.labels}"
+                + (f", name={name!r})" if name else ")"))
+
 
 @dataclass
 class SkeletonSet:
@@ -52,6 +57,16 @@ class SkeletonSet:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def __repr__(self) -> str:
+        """One line: sample count, classes per label, longest sample (frames), joints,
+        most persons, layout and source — never the arrays."""
+        classes = ", ".join(f"{key}: {len(names)}" for key, names in self.label_names.items())
+        frames = max((s.frames for s in self.samples), default=0)
+        persons = max((s.data.shape[3] for s in self.samples), default=0)
+        return (f"SkeletonSet(n={len(self.samples)}, classes={{{classes}}}, frames≤{frames}, "
+                f"joints={self.layout.num_joints}, persons≤{persons}, "
+                f"layout={self.layout.name}, source={self.source!r})")
 
     def labels(self, key: str) -> np.ndarray:
         """(N,) int64 labels called `key` (e.g. ``"action"``, ``"content"``, ``"style"``).

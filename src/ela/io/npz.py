@@ -16,7 +16,6 @@ into the layout's order on reading.
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 import zlib
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError, LayoutError
-from ela.files import atomic_write_bytes
+from ela.files import atomic_write_npz
 from ela.io.base import UNLABELLED, ReadResult, Sample, SkeletonSet
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import JOINT_ORDERS, LAYOUTS
@@ -81,9 +80,7 @@ def write_npz(skeleton_set: SkeletonSet, path: str | Path, frames: int | None = 
         names = skeleton_set.label_names.get(key) or [str(i) for i in
                                                       range(int(arrays[f"label_{key}"].max()) + 1)]
         arrays[f"label_names_{key}"] = np.array(names, dtype=str)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_npz(path, arrays)
 
 
 def _joint_order(path: Path, z: Any, layout: Layout, order: tuple[str, ...] | None

@@ -36,7 +36,7 @@ from ela.models.graph import spatial_partition
 from ela.skeleton.layout import Layout
 
 if TYPE_CHECKING:
-    from ela.models.registry import SkeletonModel
+    from ela.models.base import SkeletonModel
 
 
 def check_input(x: torch.Tensor, layout: Layout, in_channels: int, model: str) -> None:

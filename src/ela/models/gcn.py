@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ela.errors import CheckpointError, ElaError
+from ela.models.base import SkeletonModel, rename_keys
 from ela.models.blocks import (
     JointBatchNorm,
     TemporalConv,
@@ -36,7 +37,6 @@ from ela.models.blocks import (
     resolve_stages,
     unfold_persons,
 )
-from ela.models.registry import SkeletonModel, rename_keys
 from ela.skeleton.features import bone_stream
 from ela.skeleton.layout import Layout
 

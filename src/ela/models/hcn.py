@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ela.errors import ElaError
+from ela.models.base import SkeletonModel
 from ela.models.blocks import check_input, fold_persons, unfold_persons
-from ela.models.registry import SkeletonModel, register_model
+from ela.models.registry import register_model
 from ela.skeleton.layout import Layout
 
 

@@ -33,7 +33,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ela.errors import ElaError
-from ela.models.registry import SkeletonModel, create_model, register_model
+from ela.models.base import SkeletonModel
+from ela.models.registry import create_model, register_model
 from ela.skeleton.layout import Layout
 
 MODALITIES = ("audio", "text", "skeleton")

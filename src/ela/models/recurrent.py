@@ -18,8 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ela.models.base import SkeletonModel
 from ela.models.blocks import emotion_input, valid_lengths
-from ela.models.registry import SkeletonModel, register_model
+from ela.models.registry import register_model
 from ela.skeleton.layout import Layout
 
 

@@ -13,14 +13,11 @@ The factory's keyword parameters are the model's options (`model_options`).
 from __future__ import annotations
 
 import inspect
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import torch
-from torch import nn
-
 from ela.errors import ElaError
+from ela.models.base import SkeletonModel
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import get_layout
 
@@ -32,61 +29,6 @@ class _Entry(NamedTuple):
 
 
 _REGISTRY: dict[str, _Entry] = {}
-
-
-class SkeletonModel(nn.Module):
-    """Base class: subclasses implement `forward_features(x) -> (logits, features)`."""
-
-    kind: str = "action"  # "action", "emotion" or "multimodal"
-
-    def __init__(self, layout: Layout, num_classes: int, in_channels: int = 3):
-        super().__init__()
-        self.layout = layout
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.config: dict[str, Any] = {}
-
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_features(x)[0]
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, D) penultimate-layer features."""
-        return self.forward_features(x)[1]
-
-    def predict_class(self, logits: torch.Tensor) -> torch.Tensor:
-        """Class index from logits (models with extra outputs, e.g. ProxEmo, override)."""
-        return logits.argmax(dim=1)
-
-    def upgrade_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """`state` with the keys that older versions of this model wrote renamed to today's.
-
-        The checkpoint loader applies it before loading. This base version passes each
-        registered model held as a direct sub-module (a two-stream model's streams, a
-        multimodal model's skeleton encoder) the keys under its prefix; models whose own
-        keys changed override it and call it.
-        """
-        for prefix, sub in self.named_children():
-            if isinstance(sub, SkeletonModel):
-                p = prefix + "."
-                inner = {k[len(p):]: v for k, v in state.items() if k.startswith(p)}
-                state = {**{k: v for k, v in state.items() if not k.startswith(p)},
-                         **{p + k: v for k, v in sub.upgrade_state_dict(inner).items()}}
-        return state
-
-
-def rename_keys(
-    state: dict[str, torch.Tensor], rules: Sequence[tuple[str, str]]
-) -> dict[str, torch.Tensor]:
-    """`state` with every key rewritten by the (regex, replacement) `rules`, in order."""
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in rules:
-            key = re.sub(pattern, repl, key)
-        out[key] = value
-    return out
 
 
 def register_model(
@@ -110,7 +52,6 @@ def register_model(
 
 def list_models(kind: str | None = None) -> list[str]:
     """Registered model names, optionally only those of one kind."""
-    _load_builtin()
     return sorted(n for n, e in _REGISTRY.items() if kind is None or e.kind == kind)
 
 
@@ -139,11 +80,6 @@ def create_model(
 
 
 def _entry(name: str) -> _Entry:
-    _load_builtin()
     if name not in _REGISTRY:
         raise ElaError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
-
-
-def _load_builtin() -> None:
-    import ela.models.zoo  # noqa: F401  (imports every built-in model module)

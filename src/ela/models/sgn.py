@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from ela.errors import ElaError
+from ela.models.base import SkeletonModel
 from ela.models.blocks import JointBatchNorm, check_input, fold_persons, unfold_persons
-from ela.models.registry import SkeletonModel, register_model
+from ela.models.registry import register_model
 from ela.skeleton.layout import Layout
 
 

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ela.models.base import SkeletonModel
 from ela.models.blocks import conv_pool_unit, emotion_input
-from ela.models.registry import SkeletonModel, register_model
+from ela.models.registry import register_model
 from ela.skeleton.layout import Layout
 
 

@@ -22,14 +22,9 @@ import torch
 from torch import nn
 
 from ela.errors import ElaError
+from ela.models.base import SkeletonModel, rename_keys
 from ela.models.gcn import GCN
-from ela.models.registry import (
-    SkeletonModel,
-    create_model,
-    list_models,
-    register_model,
-    rename_keys,
-)
+from ela.models.registry import create_model, list_models, register_model
 from ela.skeleton.layout import Layout
 
 FUSIONS = ("logits", "sum", "fc")

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ela.data.fingerprint import data_fingerprint, same_data
 from ela.errors import ElaError
+from ela.files import atomic_write_npz
 from ela.io.base import SkeletonSet
 from ela.runs.job import AttackJob
 from ela.runs.progress import BatchProgress
@@ -40,7 +41,6 @@ from ela.runs.results import (
     load_result_file,
     merge_parts,
     reset_if_changed,
-    save_npz,
     write_outputs,
 )
 from ela.runs.select import Selection, select_attack_samples
@@ -133,7 +133,7 @@ def run_attack(job: AttackJob, data: SkeletonSet, backend: Backend | None = None
                dynamic_ncols=True, leave=False, disable=not on_tty)
 
     def finished(task: ShardTask, arrays: dict[str, np.ndarray]) -> None:
-        save_npz(shard_path(out, task.shard), arrays)
+        atomic_write_npz(shard_path(out, task.shard), arrays)
         done[task.shard] = arrays
         bar.update(len(arrays["indices"]))
         if not on_tty:

@@ -1,7 +1,7 @@
 """The files of an attack run: per-shard result files and the merged outputs.
 
 Every shard (one or more batches) is written to ``out/shards/shard_<k>.npz`` as it
-finishes (`save_npz`: atomic); `load_result_file` reads one back, or None when it is
+finishes (`ela.files.atomic_write_npz`); `load_result_file` reads one back, or None when it is
 damaged or not one, so it is redone, never trusted. `write_outputs` merges them into:
 
 - ``summary.json``: method, model, dataset, n, success rate, ΔB/B, ΔA/A, ΔS/S, l2,
@@ -20,8 +20,6 @@ import io
 import json
 import re
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +27,16 @@ import numpy as np
 import torch
 
 from ela.attacks import AttackResult
-from ela.attacks.metrics import METRICS, emotion_predictions, summarize_arrays
+from ela.attacks.metrics import METRICS, emotion_predictions
+from ela.attacks.summary import summarize_arrays
 from ela.data.fingerprint import same_data
-from ela.errors import ElaError
-from ela.files import atomic_write_bytes, atomic_write_json
+from ela.errors import DataFormatError, ElaError
+from ela.files import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_npz,
+    read_npz_arrays,
+)
 from ela.io.base import SkeletonSet
 from ela.training.checkpoint import load_config
 
@@ -75,22 +79,14 @@ def dataset_notes(notes: list[str], idx: np.ndarray) -> list[str]:
             for n in notes]
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write `arrays` as a compressed .npz, atomically."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def load_result_file(path: Path) -> dict[str, np.ndarray] | None:
-    """The arrays of a batch or shard result file; None when it is damaged or not one."""
+    """The arrays of a batch or shard result file; None when it is damaged or not one
+    (pickled data is never loaded), or lacks a metric (older files lack newer metrics)."""
+    needed = ["indices", "notes", *(f"metric_{name}" for name in METRICS)]
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return read_npz_arrays(path, needed)
+    except DataFormatError:
         return None  # a damaged batch file is redone, never trusted
-    needed = {"indices", "notes", *(f"metric_{name}" for name in METRICS)}
-    return arrays if needed <= arrays.keys() else None  # older files lack newer metrics
 
 
 def reset_if_changed(folder: Path, settings: dict[str, Any], data: dict[str, Any],
@@ -131,7 +127,8 @@ def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
                   emotion: str | Path | None) -> dict[str, Any]:
     """summary.json, samples.csv and adversarial.npz from merged per-sample arrays."""
     summary = summarize_arrays({k: v for k, v in merged.items()
-                                if k not in ("seconds", "notes")}, float(merged["seconds"]))
+                                if k not in ("seconds", "notes")},
+                               float(merged["seconds"])).to_dict()
     summary.update({
         "model": config["model"]["name"], "dataset": data.source, "layout": data.layout.name,
         "label": config.get("label"), "n": int(len(merged["indices"])), **extra,
@@ -140,7 +137,7 @@ def write_outputs(out: Path, merged: dict[str, np.ndarray], data: SkeletonSet,
     })
     atomic_write_json(out / "summary.json", summary)
     write_table(out / "samples.csv", merged, data, classes)
-    save_npz(out / "adversarial.npz", {
+    atomic_write_npz(out / "adversarial.npz", {
         "clean": merged["original"], "adversarial": merged["adversarial"],
         "lengths": merged["lengths"], "labels": merged["labels"],
         "clean_pred": merged["clean_pred"], "adv_pred": merged["adv_pred"],

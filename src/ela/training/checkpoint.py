@@ -28,7 +28,8 @@ from safetensors.torch import save as save_tensors_bytes
 import ela
 from ela.errors import CheckpointError, ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
-from ela.models.registry import SkeletonModel, create_model
+from ela.models.base import SkeletonModel
+from ela.models.registry import create_model
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from ela.errors import ElaError
 from ela.files import atomic_write_json
-from ela.models.registry import SkeletonModel
+from ela.models.base import SkeletonModel
 from ela.training.checkpoint import read_json, save_checkpoint
 from ela.training.folder import METRICS_FILE, STATE_DIR, copy_checkpoint, fold_dir
 from ela.training.loop import TrainConfig, evaluate, make_logger, seed_everything, train

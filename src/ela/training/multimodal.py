@@ -34,8 +34,9 @@ from ela.data.manifest import MultimodalData, MultimodalDataset, load_multimodal
 from ela.data.transforms import build_transform
 from ela.errors import ElaError
 from ela.files import atomic_write_json
+from ela.models.base import SkeletonModel
 from ela.models.multimodal import MULTIMODAL_MODELS
-from ela.models.registry import SkeletonModel, create_model
+from ela.models.registry import create_model
 from ela.text import Vocabulary, embedding_matrix
 from ela.training.checkpoint import load, load_config
 from ela.training.crossval import train_splits

@@ -38,7 +38,8 @@ from ela.data.transforms import build_transform
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
 from ela.io.base import SkeletonSet, require_labels
-from ela.models.registry import SkeletonModel, create_model
+from ela.models.base import SkeletonModel
+from ela.models.registry import create_model
 from ela.training.checkpoint import check_compatible, load, load_config
 from ela.training.crossval import DatasetFactory, train_splits
 from ela.training.folder import METRICS_FILE, SPLIT_FILE, claim, run_part

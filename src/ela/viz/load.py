@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ela.errors import DataFormatError, ElaError
+from ela.files import read_npz_arrays
 from ela.skeleton import Layout, get_layout
 
 NPZ_KEYS = ("clean", "adversarial", "lengths", "labels", "clean_pred", "adv_pred", "success",
@@ -226,14 +227,7 @@ def load_attack(folder: str | Path) -> AttackOutput:
                        "adversarial.npz, as `ela attack` writes)")
     summary = _json(folder / "summary.json")
     path = folder / "adversarial.npz"
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as err:
-        raise DataFormatError(path, f"not a readable .npz ({err})") from None
-    missing = [k for k in NPZ_KEYS if k not in arrays]
-    if missing:
-        raise DataFormatError(path, f"missing arrays {', '.join(missing)}")
+    arrays = read_npz_arrays(path, NPZ_KEYS)
     clean, adv = arrays["clean"], arrays["adversarial"]
     if clean.ndim != 5 or clean.shape != adv.shape or clean.shape[0] != len(arrays["labels"]):
         raise DataFormatError(path, f"clean {clean.shape} and adversarial {adv.shape} must be "
