@@ -195,7 +195,7 @@ def render(name: str, spec: dict[str, Any], results: Path) -> str:
     head = [table.get("first", "")] + [c["title"] for c in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    folders = ", ".join(f"docs/results/{row['path']}" for row in table["rows"])
+    folders = ", ".join(dict.fromkeys(f"docs/results/{row['path']}" for row in table["rows"]))
     lines += ["", f"*From `{files}` of {folders}; made by `{table['command']}`.*"]
     return "\n".join(lines) + "\n"
 
