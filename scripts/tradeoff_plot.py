@@ -1,8 +1,8 @@
 """ELA's settings as a trade-off curve against the baselines, from a `tune_ela.py --out` file.
 
 Two panels: ΔB/B (the relative measure ELA optimises) against the median l∞ and against l2
-(metre measures it does not), one point per setting: ELA's settings joined in order of
-their l∞, the baselines as single marked points. Example:
+(metre measures it does not), one point per setting: ELA's settings (joined in order of
+their l∞ in the first panel), the baselines as single marked points. Example:
 
     .venv/bin/python scripts/tradeoff_plot.py docs/results/tuning/msr_hcn_train.json \\
         --out docs/tradeoff_msr_hcn.png
@@ -44,7 +44,9 @@ def main() -> None:
                            (axes[1], "l2", "l2 (mm/frame)")):
         xs = [1000 * r[key] for r in ela]
         ys = [100 * r["bone_length_change"] for r in ela]
-        ax.plot(xs, ys, "o-", color="tab:blue", label="ELA settings")
+        # joined in order of l∞ on the left; on the right the same order would zigzag
+        ax.plot(xs, ys, "o-" if key == "linf_median" else "o", color="tab:blue",
+                label="ELA settings")
         for r, x, y in zip(ela, xs, ys, strict=True):
             default = not r["options"]
             ax.annotate(label(r) + (" (default)" if default else ""), (x, y), fontsize=7,
