@@ -189,6 +189,8 @@ for step in $STEPS; do
           attack $R/train/$m $A --method $m --part train --samples ${TRAIN_SAMPLES:-64}
           attack $R/test/$m $A --method $m --samples ${SAMPLES:-32}"
       done
+      # ELA without its emotion term (E still measures whether the emotion is kept)
+      bg attack $R/test/ela_noemo $A --method ela --cfg emotion_weight=0 --samples ${SAMPLES:-32}
       wait
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
         --test "$OUT"/$R/test/{ela,cw,smart,pgd} --out "$OUT/$R/detect" --device "$DEVICE" \
