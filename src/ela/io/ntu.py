@@ -21,6 +21,7 @@ frame; ``layout="kinect20"`` reads such files as (3, T, 20, 2) kinect20 (the map
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +91,77 @@ def _line(path: Path, lines: list[str], i: int, what: str) -> list[str]:
     return lines[i].split()
 
 
+BODY_VALUES = 10 + 1 + NUM_JOINTS * 12
+"""Numbers per body of a frame: the info line, the joint count and 25 joint lines."""
+
+
 def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     """Read one `.skeleton` file.
 
     Returns (data, lost): data (3, T, 25, 2) float32 metres as described in the module
-    docstring, lost the frames with no body.
+    docstring, lost the frames with no body. Every number of the file is parsed in one
+    vectorised call and the structure walked over the counts only; a file that does not
+    follow the format is parsed again line by line for an error naming the line.
     """
     path = Path(path)
-    lines = read_text(path).splitlines()
+    text = read_text(path)
+    parsed = _parse_fast(text)
+    return parsed if parsed is not None else _parse_lines(path, text)
+
+
+def _parse_fast(text: str) -> tuple[np.ndarray, list[int]] | None:
+    """The file's (data, lost), or None when it breaks the format anywhere."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (not raises) on a non-numeric token
+        try:
+            values = np.fromstring(text, dtype=np.float64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    lines = text.splitlines()
+    if not len(values) or not lines or lines[0].strip() != str(int(values[0])):
+        return None
+    frames = int(values[0])
+    if frames <= 0:
+        return None
+    starts: list[int] = []  # value position of each body's first joint value
+    body_frames: list[int] = []
+    ids: list[str] = []
+    lost: list[int] = []
+    pos, line = 1, 1
+    try:
+        for t in range(frames):
+            count = values[pos]
+            if count != int(count) or count < 0 or lines[line].strip() != str(int(count)):
+                return None
+            pos, line = pos + 1, line + 1
+            if count == 0:
+                lost.append(t)
+            for _ in range(int(count)):
+                if values[pos + 10] != NUM_JOINTS:
+                    return None
+                ids.append(lines[line].split(None, 1)[0])
+                starts.append(pos + 11)
+                body_frames.append(t)
+                pos, line = pos + BODY_VALUES, line + 2 + NUM_JOINTS
+    except IndexError:
+        return None
+    if pos != len(values) or any(x.strip() for x in lines[line:]):
+        return None
+    take = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(NUM_JOINTS * 12)
+    xyz = values[take].reshape(len(starts), NUM_JOINTS, 12)[..., :3]
+    if not np.isfinite(xyz).all():
+        return None
+    order: dict[str, list[int]] = {}
+    for k, body in enumerate(ids):
+        order.setdefault(body, []).append(k)
+    frames_of = np.asarray(body_frames, dtype=np.int64)
+    tracks = [(frames_of[rows], xyz[rows]) for rows in (np.asarray(r) for r in order.values())]
+    return _pack(frames, tracks), lost
+
+
+def _parse_lines(path: Path, text: str) -> tuple[np.ndarray, list[int]]:
+    """`parse_skeleton_file` line by line: slower, and names the line of any problem."""
+    lines = text.splitlines()
     head = _line(path, lines, 0, "the frame count")
     frames = to_int(path, head[0], 1, "frame count")
     if len(head) != 1 or frames <= 0:
@@ -133,16 +197,23 @@ def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     if rest:
         raise DataFormatError(path, f"extra data after the {frames} frames the header declares",
                               rest[0] + 1)
+    return _pack(frames, [(np.array(f), np.stack(c)) for f, c in bodies.values()]), lost
+
+
+def _pack(frames: int, tracks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(3, frames, 25, 2) float32 of the two most active tracks (frames (n,), xyz (n, 25, 3))."""
     data = np.zeros((3, frames, NUM_JOINTS, MAX_BODIES), dtype=np.float32)
-    tracks = [(np.array(f), np.stack(c)) for f, c in bodies.values()]
     activity = [float(c.reshape(-1, 3).std(axis=0).sum()) for _, c in tracks]
     for slot, k in enumerate(np.argsort(activity)[::-1][:MAX_BODIES]):
         frames_of, coords = tracks[k]
         data[..., slot][:, frames_of] = coords.transpose(2, 0, 1)
-    return data, lost
+    return data
 
 
-def _parse(path: Path, layout: str = "ntu25") -> Sample:
+def parse_sample(path: str | Path, layout: str = "ntu25") -> Sample:
+    """One `.skeleton` file as a `Sample`: (3, T, 25, 2) float32 metres (ntu25) or
+    (3, T, 20, 2) (kinect20), its action label and meta; raises DataFormatError."""
+    path = Path(path)
     data, lost = parse_skeleton_file(path)
     data = checked_data(path, data if layout == "ntu25" else map_array(data, "ntu25", layout))
     info = parse_name(path.name)
@@ -171,7 +242,7 @@ def open_ntu(path: str | Path, layout: str = "ntu25") -> ReadResult:
     skipped: list[tuple[str, str]] = []
 
     def parse(f: Path) -> Sample:
-        return _parse(f, lay.name)
+        return parse_sample(f, lay.name)
 
     return ReadResult(single_or_stream(path, files, parse, skipped), lay,
                       {"action": ntu_action_names()}, skipped, FPS, str(path))

@@ -8,7 +8,7 @@ A joint or person is *present* in a frame when any of its values is non-zero.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -93,19 +93,21 @@ def side_asymmetry(data: np.ndarray, layout: Layout) -> float | None:
     return max(float(long / short) for long, short in medians if long >= 0.5 * longest)
 
 
-def data_warnings(samples: Sequence[np.ndarray], layout: Layout
+def data_warnings(samples: Iterable[np.ndarray], layout: Layout
                   ) -> tuple[dict[str, Any], list[str]]:
     """Checks of a dataset of (C, T, V, M) samples: (counts, warnings in words).
 
     counts: ``zero_joints`` {joint: samples where it is zero in every frame},
     ``head_below_hips`` (samples with the head below the hips in most frames) and
     ``asymmetric`` (samples with a left bone over 1.5 × or under 1/1.5 × its right twin).
-    A warning is given when at least half of the samples show the problem.
+    A warning is given when at least half of the samples show the problem. `samples` is
+    gone through once (a generator streams a set larger than memory).
     """
-    n = len(samples)
+    n = 0
     zero = np.zeros(layout.num_joints, dtype=np.int64)
     below = asymmetric = 0
     for x in samples:
+        n += 1
         zero += zero_joints(x)
         share = head_below_hips(x, layout)
         below += share is not None and share > 0.5
