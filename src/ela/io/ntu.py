@@ -105,12 +105,13 @@ def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     """
     path = Path(path)
     text = read_text(path)
-    parsed = _parse_fast(text)
-    return parsed if parsed is not None else _parse_lines(path, text)
+    parsed = parse_text_fast(text)
+    return parsed if parsed is not None else parse_text_lines(path, text)
 
 
-def _parse_fast(text: str) -> tuple[np.ndarray, list[int]] | None:
-    """The file's (data, lost), or None when it breaks the format anywhere."""
+def parse_text_fast(text: str) -> tuple[np.ndarray, list[int]] | None:
+    """(data (3, T, 25, 2) float32 metres, lost frames) of a `.skeleton` file's text, or None
+    when it breaks the format anywhere (`parse_text_lines` then says where)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns (not raises) on a non-numeric token
         try:
@@ -159,8 +160,9 @@ def _parse_fast(text: str) -> tuple[np.ndarray, list[int]] | None:
     return _pack(frames, tracks), lost
 
 
-def _parse_lines(path: Path, text: str) -> tuple[np.ndarray, list[int]]:
-    """`parse_skeleton_file` line by line: slower, and names the line of any problem."""
+def parse_text_lines(path: Path, text: str) -> tuple[np.ndarray, list[int]]:
+    """`parse_skeleton_file` of `text` (read from `path`) line by line: slower, and a
+    DataFormatError names the line of any problem."""
     lines = text.splitlines()
     head = _line(path, lines, 0, "the frame count")
     frames = to_int(path, head[0], 1, "frame count")
