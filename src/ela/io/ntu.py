@@ -21,7 +21,7 @@ frame; ``layout="kinect20"`` reads such files as (3, T, 20, 2) kinect20 (the map
 from __future__ import annotations
 
 import re
-import warnings
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +93,17 @@ def _line(path: Path, lines: list[str], i: int, what: str) -> list[str]:
 
 BODY_VALUES = 10 + 1 + NUM_JOINTS * 12
 """Numbers per body of a frame: the info line, the joint count and 25 joint lines."""
+XYZ_TOKENS = (np.arange(NUM_JOINTS)[:, None] * 12 + np.arange(3)).ravel()
+"""Positions of the x, y, z values among a body's 25 × 12 joint values."""
 
 
 def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     """Read one `.skeleton` file.
 
     Returns (data, lost): data (3, T, 25, 2) float32 metres as described in the module
-    docstring, lost the frames with no body. Every number of the file is parsed in one
-    vectorised call and the structure walked over the counts only; a file that does not
-    follow the format is parsed again line by line for an error naming the line.
+    docstring, lost the frames with no body. The fast path (`parse_text_fast`) splits the
+    text once and converts only the coordinates; a file that does not follow the format is
+    parsed again line by line (`parse_text_lines`) for an error naming the line.
     """
     path = Path(path)
     text = read_text(path)
@@ -111,45 +113,42 @@ def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
 
 def parse_text_fast(text: str) -> tuple[np.ndarray, list[int]] | None:
     """(data (3, T, 25, 2) float32 metres, lost frames) of a `.skeleton` file's text, or None
-    when it breaks the format anywhere (`parse_text_lines` then says where)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # numpy warns (not raises) on a non-numeric token
-        try:
-            values = np.fromstring(text, dtype=np.float64, sep=" ")
-        except (ValueError, DeprecationWarning):
-            return None
-    lines = text.splitlines()
-    if not len(values) or not lines or lines[0].strip() != str(int(values[0])):
-        return None
-    frames = int(values[0])
-    if frames <= 0:
-        return None
-    starts: list[int] = []  # value position of each body's first joint value
+    when it breaks the format anywhere (`parse_text_lines` then says where).
+
+    The text is split once; the structure is walked over the count tokens (frame count,
+    body counts, joint counts), the body ids are kept as strings (they overflow float64) and
+    only the x, y, z tokens of the joints are converted to numbers, in one call. The total
+    number of values must be what the counts declare and every kept coordinate finite.
+    """
+    tokens = text.split()
+    lost: list[int] = []
+    starts: list[int] = []  # token position of each body's first joint value
     body_frames: list[int] = []
     ids: list[str] = []
-    lost: list[int] = []
-    pos, line = 1, 1
     try:
+        frames = int(tokens[0])
+        pos = 1
         for t in range(frames):
-            count = values[pos]
-            if count != int(count) or count < 0 or lines[line].strip() != str(int(count)):
+            count = int(tokens[pos])
+            if count < 0:
                 return None
-            pos, line = pos + 1, line + 1
+            pos += 1
             if count == 0:
                 lost.append(t)
-            for _ in range(int(count)):
-                if values[pos + 10] != NUM_JOINTS:
+            for _ in range(count):
+                if int(tokens[pos + 10]) != NUM_JOINTS:
                     return None
-                ids.append(lines[line].split(None, 1)[0])
+                ids.append(tokens[pos])
                 starts.append(pos + 11)
                 body_frames.append(t)
-                pos, line = pos + BODY_VALUES, line + 2 + NUM_JOINTS
-    except IndexError:
+                pos += BODY_VALUES
+        if frames <= 0 or pos != len(tokens):
+            return None
+        take = (np.asarray(starts, dtype=np.int64)[:, None] + XYZ_TOKENS).ravel().tolist()
+        xyz = np.array(itemgetter(*take)(tokens) if take else (), dtype=np.float64)
+    except (IndexError, ValueError):
         return None
-    if pos != len(values) or any(x.strip() for x in lines[line:]):
-        return None
-    take = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(NUM_JOINTS * 12)
-    xyz = values[take].reshape(len(starts), NUM_JOINTS, 12)[..., :3]
+    xyz = xyz.reshape(len(starts), NUM_JOINTS, 3)
     if not np.isfinite(xyz).all():
         return None
     order: dict[str, list[int]] = {}
