@@ -32,7 +32,10 @@ from ela.training.run import run_training
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ela[ray]')")
 
 RAY = Path(sys.executable).with_name("ray")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
+       "RAY_AUTH_MODE": "disabled"}
+"""Ray ≥ 2.5x turns token authentication on for `ray start`: a driver of another temp dir
+then cannot connect. This private cluster on one machine runs without it."""
 SAMPLES, BATCH, ITERS = 16, 2, 100  # at most 8 shards of one batch
 NUMERIC = ("n", "success_rate", "bone_length_change", "bone_angle_change",
            "joint_speed_change", "l2", "model_evaluations_per_sample")
@@ -44,14 +47,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _node(*args: str) -> subprocess.Popen:
+PORTS = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+         "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
+"""Ports of a node, each given a free one: two nodes share this machine, and other Ray
+clusters may run on it too (their defaults would clash)."""
+
+
+def _node(log: Path, *args: str) -> subprocess.Popen:
     """`ray start ... --block` in a new process group (so that the node can be killed
-    whole, and only it)."""
-    return subprocess.Popen([str(RAY), "start", "--block", "--num-cpus", "1",
-                             "--object-store-memory", str(100 * 2**20),
-                             "--disable-usage-stats", *args],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    whole, and only it), its output in `log`."""
+    ports = [a for flag in PORTS for a in (flag, str(_free_port()))]
+    with open(log, "ab") as fh:
+        return subprocess.Popen([str(RAY), "start", "--block", "--num-cpus", "1",
+                                 "--object-store-memory", str(100 * 2**20),
+                                 "--disable-usage-stats", *ports, *args],
+                                env=ENV, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -73,26 +84,29 @@ def _alive_nodes(address: str) -> int:
     return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0
 
 
-def _wait_nodes(address: str, count: int) -> None:
-    deadline = time.monotonic() + 120
+def _wait_nodes(address: str, count: int, log: Path) -> None:
+    deadline = time.monotonic() + 300  # a loaded machine starts Ray slowly
     while _alive_nodes(address) < count:
-        assert time.monotonic() < deadline, f"the Ray cluster did not reach {count} nodes"
+        assert time.monotonic() < deadline, (f"the Ray cluster did not reach {count} nodes: "
+                                             + log.read_text(errors="replace")[-2000:])
         time.sleep(1)
 
 
 @pytest.fixture(scope="module")
 def head():
-    """The head node (1 CPU) of a cluster of this module; yields (address, temp dir)."""
+    """The head node (1 CPU) of a cluster of this module; yields (address, the nodes' log)."""
     if not RAY.exists():
         pytest.skip(f"{RAY} is absent: the ray command comes with pip install 'ela[ray]'")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths
     port = _free_port()
-    proc = _node("--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
-                 "--temp-dir", temp, "--include-dashboard", "false")
+    log = Path(temp) / "nodes.log"
+    proc = _node(log, "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
+                 "--temp-dir", temp, "--include-dashboard", "false",
+                 "--ray-client-server-port", str(_free_port()))
     address = f"127.0.0.1:{port}"
     try:
-        _wait_nodes(address, 1)
-        yield address
+        _wait_nodes(address, 1, log)
+        yield address, log
     finally:
         _stop(proc)
         shutil.rmtree(temp, ignore_errors=True)
@@ -142,10 +156,11 @@ def _check(out: Path, log: str, local: dict, local_dir: Path) -> None:
 @pytest.mark.slow
 def test_two_node_cluster_gives_the_local_summary(head, msr, tmp_path):
     store, run, local, local_dir = msr
-    node = _node("--address", head)
+    address, log = head
+    node = _node(log, "--address", address)
     try:
-        _wait_nodes(head, 2)
-        proc = _attack(store, run, tmp_path / "ray", head)
+        _wait_nodes(address, 2, log)
+        proc = _attack(store, run, tmp_path / "ray", address)
         _, log = proc.communicate(timeout=300)
         assert proc.returncode == 0, log[-3000:]
         _check(tmp_path / "ray", log, local, local_dir)
@@ -156,11 +171,12 @@ def test_two_node_cluster_gives_the_local_summary(head, msr, tmp_path):
 @pytest.mark.slow
 def test_run_survives_a_node_killed_mid_run(head, msr, tmp_path):
     store, run, local, local_dir = msr
-    node = _node("--address", head)
+    address, log = head
+    node = _node(log, "--address", address)
     out = tmp_path / "killed"
     try:
-        _wait_nodes(head, 2)
-        proc = _attack(store, run, out, head)
+        _wait_nodes(address, 2, log)
+        proc = _attack(store, run, out, address)
         deadline = time.monotonic() + 300
         while not shard_path(out, 0).exists() and proc.poll() is None:
             assert time.monotonic() < deadline, "no shard finished"
