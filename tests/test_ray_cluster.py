@@ -1,8 +1,9 @@
 """A real 2-node Ray cluster on this machine (``ray start --head`` and a second ``ray start
 --address`` node, each a process group of its own): `ela attack --backend ray --address`
 attacks MSR Action3D, read from a store, in shards, once undisturbed and once with the second
-node killed (SIGKILL of its whole process group) mid-run. Both runs complete, every shard
-is attacked and written once, and the summaries equal the local run's to 1e-6."""
+node killed (SIGKILL of its `ray start` process and every process below it) mid-run. Both
+runs complete, every shard is attacked and written once, and the summaries equal the local
+run's to 1e-6."""
 
 from __future__ import annotations
 
@@ -74,6 +75,25 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a node: its `ray start` process and every process below it (the raylet and
+    its workers, which Ray may put in sessions of their own), found through /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [proc.pid]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += parents.get(pid, [])
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _alive_nodes(address: str) -> int:
@@ -181,7 +201,7 @@ def test_run_survives_a_node_killed_mid_run(head, msr, tmp_path):
         while not shard_path(out, 0).exists() and proc.poll() is None:
             assert time.monotonic() < deadline, "no shard finished"
             time.sleep(0.05)
-        _stop(node, signal.SIGKILL)  # the node and its worker go, mid-shard
+        _kill_tree(node)  # the node and its worker go, mid-shard
         _, log = proc.communicate(timeout=300)
     finally:
         _stop(node)
