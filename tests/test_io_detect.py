@@ -10,7 +10,8 @@ from ela.io import FORMATS, detect_format, open_reader, read
 
 
 def test_formats_table():
-    assert set(FORMATS) == {"ntu", "ntu-npy", "kinetics", "pyskl", "msr", "bvh", "bandai", "npz"}
+    assert set(FORMATS) == {"ntu", "ntu-npy", "kinetics", "pyskl", "msr", "bvh", "bandai", "npz",
+                            "store"}
 
 
 def test_detect_real_folders(shared_data):

@@ -11,8 +11,8 @@ from typing import Any
 from ela.errors import ElaError
 
 DEVICE_HELP = "auto (CUDA when available), cpu, cuda or cuda:N"
-FORMAT_HELP = ("reader: ntu, ntu-npy, kinetics, pyskl, msr, bvh, bandai, npz (detected from "
-               "the path when left out)")
+FORMAT_HELP = ("reader: ntu, ntu-npy, kinetics, pyskl, msr, bvh, bandai, npz, store "
+               "(detected from the path when left out)")
 
 
 def add_data_args(p: argparse.ArgumentParser, required: bool = True) -> None:

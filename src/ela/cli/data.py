@@ -32,18 +32,18 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 
 def cmd_data_convert(args: argparse.Namespace) -> int:
-    from ela.data import prepare
-    from ela.io import write_npz
-    from ela.skeleton.checks import data_warnings
+    from ela.data.convert import convert
 
-    data = prepare.read_dataset(args.path, fmt=args.format, layout=args.layout, only=args.only)
-    for text in data_warnings([s.data for s in data.samples], data.layout)[1]:
+    done = convert(args.path, args.out, args.format, workers=args.workers, layout=args.layout,
+                   only=args.only, lowpass=args.lowpass, frames=args.frames, label=args.label,
+                   log=lambda line: print(line, file=sys.stderr, flush=True))
+    for text in done.warnings:
         print(f"warning: {text}", file=sys.stderr)
-    data = prepare.apply_transform(data, lowpass=args.lowpass, frames=args.frames)
-    if args.label:
-        data.labels(args.label)  # fails early with the labels there are
-    write_npz(data, args.out)
-    _wrote(args.out, data, "samples")
+    print(f"wrote {done.path}: {done.samples} samples, layout {done.layout}"
+          + (f", {len(done.skipped)} skipped" if done.skipped else "")
+          + f" in {done.seconds:.1f} s")
+    for f, reason in done.skipped:
+        print(f"skipped {f}: {reason}")
     return 0
 
 
@@ -77,10 +77,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "the other commands do")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_data_info)
-    conv = dsub.add_parser("convert", help="write any readable dataset as ela .npz")
+    conv = dsub.add_parser("convert", help="write any readable dataset as an ela store "
+                                           "(streamed, for sets larger than memory) or .npz")
     conv.add_argument("path", help="dataset file or folder")
     conv.add_argument("--format", default=None, help=FORMAT_HELP)
-    conv.add_argument("--out", required=True, help="output .npz file")
+    conv.add_argument("--out", required=True,
+                      help="output: a .npz file (read into memory first: small sets), or any "
+                           "other name for a store (HDF5, written while reading; read it "
+                           "back with --data OUT)")
+    conv.add_argument("--workers", type=int, default=1,
+                      help="processes parsing NTU .skeleton folders (default 1)")
     conv.add_argument("--layout", default=None, help="map to this layout")
     conv.add_argument("--frames", type=int, default=None, help="resample every sample to T")
     conv.add_argument("--lowpass", action="store_true",

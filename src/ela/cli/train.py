@@ -36,7 +36,7 @@ def _check_train_args(args: argparse.Namespace) -> None:
                        f"{', '.join(sorted(known))} (`ela models` lists their options)")
     for value, low, flag in ((args.epochs, 1, "--epochs"), (args.batch_size, 1, "--batch-size"),
                              (args.frames, 1, "--frames"), (args.window, 2, "--window"),
-                             (args.folds, 2, "--folds")):
+                             (args.folds, 2, "--folds"), (args.num_workers, 0, "--num-workers")):
         at_least(value, low, flag)
     if args.lr is not None and args.lr <= 0:
         raise ElaError(f"--lr must be > 0, got {args.lr}")
@@ -59,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience, label_smoothing=args.label_smoothing, monitor=args.monitor,
         class_weight="balanced" if args.balance else None, adversarial=args.adversarial,
         adv_eps=args.adv_eps, adv_steps=args.adv_steps, adv_bone_weight=args.adv_bone_weight,
-        trades_beta=args.trades_beta)
+        trades_beta=args.trades_beta, num_workers=args.num_workers)
     if args.manifest:
         return _train_multimodal(args, config)
     if not args.data or not args.label:
@@ -150,6 +150,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="how a clip becomes T frames")
     train.add_argument("--batch-size", type=int, default=None,
                        help=f"samples per step (default {TRAIN_DEFAULTS.batch_size})")
+    train.add_argument("--num-workers", type=int, default=None,
+                       help="DataLoader worker processes reading and preparing samples "
+                            f"(default {TRAIN_DEFAULTS.num_workers}: this process); with a "
+                            "store (--format store) each worker reads its own samples")
     train.add_argument("--lr", type=float, default=None,
                        help=f"Adam learning rate (default {TRAIN_DEFAULTS.lr:g})")
     train.add_argument("--weight-decay", type=float, default=None,

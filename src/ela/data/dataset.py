@@ -59,13 +59,15 @@ class SkeletonDataset(Dataset):
             `train_transform` is given.
         seed: item generators are ``default_rng([seed, epoch, index])``: call
             `set_epoch` every epoch for fresh augmentation, reproducibly.
-        cache: keep the preprocessed clips in memory.
+        cache: keep the preprocessed clips in memory; by default only for a set held in
+            memory (a store, `ela.io.store.StoreSet`, is read item by item and nothing is
+            kept, so memory stays flat in N; DataLoader workers each open the store).
     """
 
     def __init__(self, skeleton_set: SkeletonSet, label: str | None, frames: int,
                  transform: Transform | None = None, train_transform: Transform | None = None,
                  indices: Sequence[int] | np.ndarray | None = None, sampling: str = "resample",
-                 train: bool | None = None, seed: int = 0, cache: bool = True):
+                 train: bool | None = None, seed: int = 0, cache: bool | None = None):
         if sampling not in SAMPLINGS:
             raise ElaError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         if int(frames) < 1:
@@ -88,8 +90,9 @@ class SkeletonDataset(Dataset):
         self.train = train_transform is not None if train is None else bool(train)
         self.seed = int(seed)
         self.epoch = 0
-        self.persons = max((s.data.shape[3] for s in skeleton_set.samples), default=1)
-        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+        self.persons = skeleton_set.persons()
+        keep = skeleton_set.in_memory if cache is None else cache
+        self._cache: dict[int, np.ndarray] | None = {} if keep else None
 
     def __len__(self) -> int:
         return int(self.indices.size)

@@ -16,27 +16,21 @@ from typing import Any
 import numpy as np
 
 from ela.errors import ElaError
-from ela.io.base import SkeletonSet
+from ela.io.base import WHERE_KEYS, SkeletonSet
 
-WHERE_KEYS = ("file", "path")
-"""Sample metadata that says where a file lies, not what it holds."""
+__all__ = ["WHERE_KEYS", "data_fingerprint", "describe", "multimodal_fingerprint",
+           "same_data"]
 
 
 def data_fingerprint(skeleton_set: SkeletonSet) -> dict[str, Any]:
     """{"source", "layout", "samples", "digest"} of a set; the digest (BLAKE2b, 16 bytes,
     hex) covers every sample's name, labels, metadata, shape and joint coordinates, the
     label names and the layout, so any change of content or order changes it; where the
-    files lie (`WHERE_KEYS` of the metadata) does not count."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps([skeleton_set.layout.name, skeleton_set.label_names],
-                        sort_keys=True, default=str).encode())
-    for sample in skeleton_set.samples:
-        meta = {k: v for k, v in sample.meta.items() if k not in WHERE_KEYS}
-        h.update(json.dumps([sample.labels, meta, sample.data.shape,
-                             str(sample.data.dtype)], sort_keys=True, default=str).encode())
-        h.update(np.ascontiguousarray(sample.data).data)
+    files lie (`WHERE_KEYS` of the metadata) does not count. A store
+    (`ela.io.store`) gives the digest it computed while it was written, without reading
+    its samples again."""
     return {"source": skeleton_set.source, "layout": skeleton_set.layout.name,
-            "samples": len(skeleton_set), "digest": h.hexdigest()}
+            "samples": len(skeleton_set), "digest": skeleton_set.content_digest()}
 
 
 def describe(fingerprint: dict[str, Any]) -> str:

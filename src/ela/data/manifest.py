@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def _read_skeleton(path: Path, index: int, layout: str, lowpass_video: bool) -> 
                                     f"{len(data)} samples")
     sample = data.samples[index]
     one = Sample(sample.data[..., :1], {}, {**sample.meta, "file": str(path), "index": index})
-    return replace(data, samples=[one], label_names={}, skipped=[])
+    return data.replaced(samples=[one], label_names={}, skipped=[])
 
 
 def load_multimodal(
@@ -221,7 +221,7 @@ def load_multimodal(
             if key not in cache:
                 cache[key] = _read_skeleton(e.skeleton, e.skeleton_index, layout, lowpass_video)
         first = next(iter(cache.values()))
-        data.skeleton = replace(first, samples=[cache[(e.skeleton, e.skeleton_index)].samples[0]
+        data.skeleton = first.replaced(samples=[cache[(e.skeleton, e.skeleton_index)].samples[0]
                                                 for e in entries], source=str(path))
         data.meta["layout"] = get_layout(layout).name
     return data

@@ -6,7 +6,6 @@ mapping of a set to another layout is `ela.io.mapping.map_set`).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ela.data.transforms import resample
@@ -50,7 +49,7 @@ def select_classes(data: SkeletonSet, spec: str) -> SkeletonSet:
         Sample(s.data, {**s.labels, key: old_to_new[s.labels[key]]}, s.meta)
         for s in data.samples if s.labels.get(key) in old_to_new
     ]
-    return replace(data, samples=samples, label_names={**data.label_names, key: wanted})
+    return data.replaced(samples=samples, label_names={**data.label_names, key: wanted})
 
 
 def apply_transform(data: SkeletonSet, lowpass: bool = False,
@@ -61,4 +60,4 @@ def apply_transform(data: SkeletonSet, lowpass: bool = False,
         x = butter_lowpass(s.data) if lowpass else s.data
         x = resample(x, frames) if frames else x
         samples.append(Sample(x, s.labels, s.meta))
-    return replace(data, samples=samples)
+    return data.replaced(samples=samples)

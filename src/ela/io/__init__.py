@@ -14,6 +14,7 @@ msr      MSR Action3D ``*_skeleton3D.txt``, (3, T, 20, 1) metres, lost frames fi
 bvh      generic BVH (forward kinematics), no labels
 bandai   Bandai-Namco motion dataset 1/2 folder: content and style labels, bandai21
 npz      the project's own ``.npz`` (`write_npz`)
+store    the project's HDF5 store for sets larger than memory (`ela.io.store`), read lazily
 ======== ===============================================================================
 """
 
@@ -44,6 +45,7 @@ from ela.io.npz import open_npz, write_npz
 from ela.io.ntu import open_ntu, parse_skeleton_file
 from ela.io.ntu_npy import open_ntu_npy
 from ela.io.pyskl import open_pyskl
+from ela.io.store import StoreSet, StoreWriter, is_store, open_store, store_file, write_store
 
 FORMATS: dict[str, Callable[..., ReadResult]] = {
     "ntu": open_ntu,
@@ -54,6 +56,7 @@ FORMATS: dict[str, Callable[..., ReadResult]] = {
     "bvh": open_bvh,
     "bandai": open_bandai,
     "npz": open_npz,
+    "store": open_store,
 }
 
 
@@ -75,6 +78,8 @@ def detect_format(path: str | Path) -> str:
     if not p.exists():
         raise DataFormatError(p, "no such file or folder")
     name = p.name.lower()
+    if store_file(p) is not None:
+        return "store"
     if p.is_file():
         by_suffix = {".npz": "npz", ".skeleton": "ntu", ".npy": "ntu-npy", ".pkl": "pyskl",
                      ".pickle": "pyskl", ".json": "kinetics"}
@@ -108,12 +113,17 @@ def open_reader(path: str | Path, format: str, **opts: Any) -> ReadResult:
 
 
 def read(path: str | Path, format: str | None = None, **opts: Any) -> SkeletonSet:
-    """Read a whole dataset into memory (`format` detected from the path when None)."""
-    return open_reader(path, format or detect_format(path), **opts).collect()
+    """Read a whole dataset (`format` detected from the path when None) into memory; a
+    store is opened lazily instead (`StoreSet`: each sample read when asked for)."""
+    format = format or detect_format(path)
+    if format == "store" and not opts:
+        return StoreSet(path)
+    return open_reader(path, format, **opts).collect()
 
 
 __all__ = [
-    "FORMATS", "UNLABELLED", "BvhMotion", "ReadResult", "Sample", "SkeletonSet",
-    "check_finite", "detect_format", "forward_kinematics", "iter_files", "map_set",
-    "open_reader", "parse_skeleton_file", "read", "read_bvh", "require_labels", "write_npz",
+    "FORMATS", "UNLABELLED", "BvhMotion", "ReadResult", "Sample", "SkeletonSet", "StoreSet",
+    "StoreWriter", "check_finite", "detect_format", "forward_kinematics", "is_store",
+    "iter_files", "map_set", "open_reader", "parse_skeleton_file", "read", "read_bvh",
+    "require_labels", "write_npz", "write_store",
 ]

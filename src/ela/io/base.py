@@ -11,9 +11,11 @@ read, convert and can be attacked with the model's prediction as the label, but
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from ela.skeleton.checks import data_warnings
 from ela.skeleton.layout import Layout
 
 UNLABELLED = -1  # the label value of a sample whose file gives no label
+WHERE_KEYS = ("file", "path")
+"""Sample metadata that says where a file lies, not what it holds (left out of digests)."""
 
 
 @dataclass
@@ -44,16 +48,60 @@ class Sample:
                 + (f", name={name!r})" if name else ")"))
 
 
+class LazySample(Sample):
+    """A `Sample` whose `data` (C, T, V, M) is read only when asked for (a store's sample):
+    labels, meta and the frame count are at hand without reading the joint coordinates."""
+
+    def __init__(self, read: Callable[[], np.ndarray], labels: dict[str, int],
+                 meta: dict[str, Any], frames: int):
+        self._read = read
+        self.labels = labels
+        self.meta = meta
+        self._frames = int(frames)
+
+    @property
+    def data(self) -> np.ndarray:  # type: ignore[override]
+        return self._read()
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+
+def digest_start(layout_name: str, label_names: dict[str, list[str]]) -> Any:
+    """The BLAKE2b (16 bytes) of a set's content, started with its layout and label names;
+    feed every sample with `digest_sample` (the digest of `data_fingerprint`)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([layout_name, label_names], sort_keys=True, default=str).encode())
+    return h
+
+
+def digest_sample(h: Any, labels: dict[str, int], meta: dict[str, Any],
+                  data: np.ndarray) -> None:
+    """Add one sample (labels, meta less `WHERE_KEYS`, shape, dtype, coordinates) to `h`."""
+    kept = {k: v for k, v in meta.items() if k not in WHERE_KEYS}
+    h.update(json.dumps([labels, kept, data.shape, str(data.dtype)], sort_keys=True,
+                        default=str).encode())
+    h.update(np.ascontiguousarray(data).data)
+
+
 @dataclass
 class SkeletonSet:
-    """A dataset read into memory: samples, their layout, label names and skipped files."""
+    """A dataset: samples, their layout, label names and skipped files.
 
-    samples: list[Sample]
+    `samples` is a list held in memory, or a lazy sequence (`ela.io.store.StoreSet`: each
+    sample's coordinates read when asked for, `in_memory` False).
+    """
+
+    samples: Sequence[Sample]
     layout: Layout
     label_names: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     fps: float | None = None
     source: str = ""
+
+    in_memory = True
+    """False for a set read lazily from disk: datasets then keep no cache of its samples."""
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -63,10 +111,23 @@ class SkeletonSet:
         most persons, layout and source — never the arrays."""
         classes = ", ".join(f"{key}: {len(names)}" for key, names in self.label_names.items())
         frames = max((s.frames for s in self.samples), default=0)
-        persons = max((s.data.shape[3] for s in self.samples), default=0)
+        # a lazy set's persons would need every sample's coordinates read
+        persons = f"persons≤{self.persons()}, " if self.in_memory else ""
         return (f"SkeletonSet(n={len(self.samples)}, classes={{{classes}}}, frames≤{frames}, "
-                f"joints={self.layout.num_joints}, persons≤{persons}, "
+                f"joints={self.layout.num_joints}, {persons}"
                 f"layout={self.layout.name}, source={self.source!r})")
+
+    def persons(self) -> int:
+        """M, the most persons of any sample (1 for an empty set)."""
+        return max((s.data.shape[3] for s in self.samples), default=1)
+
+    def content_digest(self) -> str:
+        """Hex digest of every sample's labels, metadata and coordinates, the label names
+        and the layout (`digest_start`, `digest_sample`)."""
+        h = digest_start(self.layout.name, self.label_names)
+        for sample in self.samples:
+            digest_sample(h, sample.labels, sample.meta, sample.data)
+        return h.hexdigest()
 
     def labels(self, key: str) -> np.ndarray:
         """(N,) int64 labels called `key` (e.g. ``"action"``, ``"content"``, ``"style"``).
@@ -83,6 +144,12 @@ class SkeletonSet:
     def meta(self, key: str) -> list[Any]:
         """Per-sample metadata values for `key` (None where a sample lacks it)."""
         return [s.meta.get(key) for s in self.samples]
+
+    def replaced(self, **changes: Any) -> SkeletonSet:
+        """A `SkeletonSet` with these fields (samples, layout, label_names, …) changed;
+        a store's subclass gives a plain set too (`dataclasses.replace` would not)."""
+        values = {f.name: getattr(self, f.name) for f in fields(SkeletonSet)}
+        return SkeletonSet(**{**values, **changes})
 
     def subset(self, indices) -> SkeletonSet:
         """A new set holding the samples at `indices` (same layout and label names)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ela.io.base import Sample, SkeletonSet
 from ela.skeleton.layouts import get_layout
 from ela.skeleton.mapping import map_array
@@ -20,4 +18,4 @@ def map_set(data: SkeletonSet, layout: str) -> SkeletonSet:
         return data
     samples = [Sample(map_array(s.data, data.layout, target), s.labels,
                       {**s.meta, "mapped_from": data.layout.name}) for s in data.samples]
-    return replace(data, samples=samples, layout=target)
+    return data.replaced(samples=samples, layout=target)

@@ -21,6 +21,7 @@ frame; ``layout="kinect20"`` reads such files as (3, T, 20, 2) kinect20 (the map
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +91,78 @@ def _line(path: Path, lines: list[str], i: int, what: str) -> list[str]:
     return lines[i].split()
 
 
+BODY_VALUES = 10 + 1 + NUM_JOINTS * 12
+"""Numbers per body of a frame: the info line, the joint count and 25 joint lines."""
+XYZ_TOKENS = (np.arange(NUM_JOINTS)[:, None] * 12 + np.arange(3)).ravel()
+"""Positions of the x, y, z values among a body's 25 × 12 joint values."""
+
+
 def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     """Read one `.skeleton` file.
 
     Returns (data, lost): data (3, T, 25, 2) float32 metres as described in the module
-    docstring, lost the frames with no body.
+    docstring, lost the frames with no body. The fast path (`parse_text_fast`) splits the
+    text once and converts only the coordinates; a file that does not follow the format is
+    parsed again line by line (`parse_text_lines`) for an error naming the line.
     """
     path = Path(path)
-    lines = read_text(path).splitlines()
+    text = read_text(path)
+    parsed = parse_text_fast(text)
+    return parsed if parsed is not None else parse_text_lines(path, text)
+
+
+def parse_text_fast(text: str) -> tuple[np.ndarray, list[int]] | None:
+    """(data (3, T, 25, 2) float32 metres, lost frames) of a `.skeleton` file's text, or None
+    when it breaks the format anywhere (`parse_text_lines` then says where).
+
+    The text is split once; the structure is walked over the count tokens (frame count,
+    body counts, joint counts), the body ids are kept as strings (they overflow float64) and
+    only the x, y, z tokens of the joints are converted to numbers, in one call. The total
+    number of values must be what the counts declare and every kept coordinate finite.
+    """
+    tokens = text.split()
+    lost: list[int] = []
+    starts: list[int] = []  # token position of each body's first joint value
+    body_frames: list[int] = []
+    ids: list[str] = []
+    try:
+        frames = int(tokens[0])
+        pos = 1
+        for t in range(frames):
+            count = int(tokens[pos])
+            if count < 0:
+                return None
+            pos += 1
+            if count == 0:
+                lost.append(t)
+            for _ in range(count):
+                if int(tokens[pos + 10]) != NUM_JOINTS:
+                    return None
+                ids.append(tokens[pos])
+                starts.append(pos + 11)
+                body_frames.append(t)
+                pos += BODY_VALUES
+        if frames <= 0 or pos != len(tokens):
+            return None
+        take = (np.asarray(starts, dtype=np.int64)[:, None] + XYZ_TOKENS).ravel().tolist()
+        xyz = np.array(itemgetter(*take)(tokens) if take else (), dtype=np.float64)
+    except (IndexError, ValueError):
+        return None
+    xyz = xyz.reshape(len(starts), NUM_JOINTS, 3)
+    if not np.isfinite(xyz).all():
+        return None
+    order: dict[str, list[int]] = {}
+    for k, body in enumerate(ids):
+        order.setdefault(body, []).append(k)
+    frames_of = np.asarray(body_frames, dtype=np.int64)
+    tracks = [(frames_of[rows], xyz[rows]) for rows in (np.asarray(r) for r in order.values())]
+    return _pack(frames, tracks), lost
+
+
+def parse_text_lines(path: Path, text: str) -> tuple[np.ndarray, list[int]]:
+    """`parse_skeleton_file` of `text` (read from `path`) line by line: slower, and a
+    DataFormatError names the line of any problem."""
+    lines = text.splitlines()
     head = _line(path, lines, 0, "the frame count")
     frames = to_int(path, head[0], 1, "frame count")
     if len(head) != 1 or frames <= 0:
@@ -133,16 +198,23 @@ def parse_skeleton_file(path: str | Path) -> tuple[np.ndarray, list[int]]:
     if rest:
         raise DataFormatError(path, f"extra data after the {frames} frames the header declares",
                               rest[0] + 1)
+    return _pack(frames, [(np.array(f), np.stack(c)) for f, c in bodies.values()]), lost
+
+
+def _pack(frames: int, tracks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(3, frames, 25, 2) float32 of the two most active tracks (frames (n,), xyz (n, 25, 3))."""
     data = np.zeros((3, frames, NUM_JOINTS, MAX_BODIES), dtype=np.float32)
-    tracks = [(np.array(f), np.stack(c)) for f, c in bodies.values()]
     activity = [float(c.reshape(-1, 3).std(axis=0).sum()) for _, c in tracks]
     for slot, k in enumerate(np.argsort(activity)[::-1][:MAX_BODIES]):
         frames_of, coords = tracks[k]
         data[..., slot][:, frames_of] = coords.transpose(2, 0, 1)
-    return data, lost
+    return data
 
 
-def _parse(path: Path, layout: str = "ntu25") -> Sample:
+def parse_sample(path: str | Path, layout: str = "ntu25") -> Sample:
+    """One `.skeleton` file as a `Sample`: (3, T, 25, 2) float32 metres (ntu25) or
+    (3, T, 20, 2) (kinect20), its action label and meta; raises DataFormatError."""
+    path = Path(path)
     data, lost = parse_skeleton_file(path)
     data = checked_data(path, data if layout == "ntu25" else map_array(data, "ntu25", layout))
     info = parse_name(path.name)
@@ -171,7 +243,7 @@ def open_ntu(path: str | Path, layout: str = "ntu25") -> ReadResult:
     skipped: list[tuple[str, str]] = []
 
     def parse(f: Path) -> Sample:
-        return _parse(f, lay.name)
+        return parse_sample(f, lay.name)
 
     return ReadResult(single_or_stream(path, files, parse, skipped), lay,
                       {"action": ntu_action_names()}, skipped, FPS, str(path))

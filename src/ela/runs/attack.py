@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ from ela.runs.shards import (
     shard_path,
 )
 from ela.training.checkpoint import weights_digest
+from ela.training.loop import format_seconds
 from ela.training.run import PREPARATION
 
 
@@ -132,15 +134,22 @@ def run_attack(job: AttackJob, data: SkeletonSet, backend: Backend | None = None
                desc=f"attack {job.method}", unit="sample", file=sys.stderr,
                dynamic_ncols=True, leave=False, disable=not on_tty)
 
+    started, resumed = time.perf_counter(), sum(len(d["indices"]) for d in done.values())
+
     def finished(task: ShardTask, arrays: dict[str, np.ndarray]) -> None:
         atomic_write_npz(shard_path(out, task.shard), arrays)
         done[task.shard] = arrays
         bar.update(len(arrays["indices"]))
         if not on_tty:
+            finished_samples = sum(len(d["indices"]) for d in done.values())
+            elapsed = time.perf_counter() - started
+            eta = elapsed / max(finished_samples - resumed, 1) * (len(sel.chosen)
+                                                                  - finished_samples)
             say(f"attack {job.method}: {unit} {task.shard + 1}/{len(shards)} done "
-                f"({sum(len(d['indices']) for d in done.values())}/{len(sel.chosen)} samples, "
-                f"success {float(arrays['success'].mean()):.0%}, "
-                f"{float(arrays['seconds']):.1f} s)")
+                f"({len(done)}/{len(shards)} {units}, {finished_samples}/{len(sel.chosen)} "
+                f"samples, success {float(arrays['success'].mean()):.0%}, "
+                f"{float(arrays['seconds']):.1f} s; run {format_seconds(elapsed)}, "
+                f"ETA {format_seconds(eta)})")
 
     if todo:
         n_batches = sum(len(s) for s in shards)

@@ -175,7 +175,8 @@ def train_one_split(
     metrics, _, _ = evaluate(model, make_ds(test, False),
                              train_config.eval_batch_size or train_config.batch_size,
                              class_names=class_names,
-                             groups=None if groups is None else np.asarray(groups)[test])
+                             groups=None if groups is None else np.asarray(groups)[test],
+                             num_workers=train_config.num_workers)
     metrics.update(split_digest=digest,
                    sizes={"train": len(split.train), "val": len(split.val),
                           "test": len(split.test)},

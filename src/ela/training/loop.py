@@ -67,6 +67,8 @@ class TrainConfig:
     epochs). patience: stop after that many epochs without a better `monitor` value on the
     validation set ("accuracy", "uar" or "loss"); None never stops early. seed: see module
     doc. device: "auto" (CUDA when available, else CPU) or a torch device string.
+    num_workers: DataLoader worker processes that read and prepare the items (of a store:
+    each worker opens it).
     grad_clip: max gradient L2 norm, None for no clipping. label_smoothing: of the default
     cross-entropy. class_weight: None, or "balanced" to weight each class's loss by
     N / (C · n_c) of the training set (for skewed classes scored by UAR).
@@ -258,7 +260,8 @@ def train(
         improved = False
         if val_ds is not None:
             metrics, _, _ = evaluate(model, val_ds, cfg.eval_batch_size or cfg.batch_size,
-                                     device, class_names=class_names)
+                                     device, class_names=class_names,
+                                     num_workers=cfg.num_workers)
             row.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"],
                        val_uar=metrics["uar"])
             score = metrics[cfg.monitor]
@@ -304,6 +307,7 @@ def evaluate(
     device: str | torch.device | None = None,
     class_names: list[str] | None = None,
     groups: Sequence[str] | np.ndarray | None = None,
+    num_workers: int = 0,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Metrics of `model` on `ds`: (classification_metrics + "loss", y_true, y_pred).
 
@@ -311,14 +315,14 @@ def evaluate(
     mode. y_true / y_pred are (N,) int64 arrays in dataset order. groups: one id per item of
     `ds` (e.g. the clip of each window); adds ``clip`` = accuracy, war, uar, wap and
     num_samples of one vote per group (`vote_metrics`: mean softmax of its items) and
-    ``clip_confusion``.
+    ``clip_confusion``. num_workers: DataLoader worker processes preparing the items.
     """
     if len(ds) == 0:
         raise ElaError("cannot evaluate on an empty set")
     dev = _model_device(model) if device is None else resolve_device(device)
     model.to(dev).eval()
     loss_fn = _loss_function(0.0)
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     trues, preds, probs = [], [], []
     total = torch.zeros((), dtype=torch.float64, device=dev)
     for batch in loader:

@@ -199,10 +199,12 @@ def prepare_data(skeleton_set: SkeletonSet, config: dict[str, Any]) -> SkeletonS
 
 
 def run_dataset(config: dict[str, Any], data: SkeletonSet, label: str,
-                indices: np.ndarray | None = None, cache: bool = True) -> SkeletonDataset:
+                indices: np.ndarray | None = None, cache: bool | None = None
+                ) -> SkeletonDataset:
     """Deterministic dataset of `data` (already `prepare_data`-ed) prepared as the run was.
 
-    `cache=False` prepares every item when asked for and keeps nothing (streaming)."""
+    `cache=False` prepares every item when asked for and keeps nothing (streaming); None
+    caches a set held in memory, not a store."""
     return SkeletonDataset(data, label, int(config.get("frames", 32)),
                            transform=build_transform(config.get("transform"), data.layout),
                            indices=indices, sampling=config.get("sampling", "resample"),
