@@ -35,7 +35,8 @@ from ela.skeleton.mapping import order_by_name
 REQUIRED = ("data", "lengths", "layout", "meta")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`json.dumps`'s `default` for metadata: numpy scalars and arrays, paths and sets."""
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -47,7 +48,8 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
-def _layout_json(layout: Layout) -> str:
+def layout_to_json(layout: Layout) -> str:
+    """The layout as JSON, so that a file of an unregistered layout still loads."""
     return json.dumps({"name": layout.name, "joints": list(layout.joints),
                        "parents": list(layout.parents), "centre": layout.centre,
                        "pairs": [list(p) for p in layout.pairs],
@@ -65,13 +67,13 @@ def write_npz(skeleton_set: SkeletonSet, path: str | Path, frames: int | None = 
                                                    for k in s.labels})
     arrays: dict[str, np.ndarray] = {
         "data": data, "lengths": lengths, "layout": np.array(skeleton_set.layout.name),
-        "layout_json": np.array(_layout_json(skeleton_set.layout)),
+        "layout_json": np.array(layout_to_json(skeleton_set.layout)),
         "fps": np.array(np.nan if skeleton_set.fps is None else skeleton_set.fps),
         "source": np.array(skeleton_set.source),
     }
     try:
         arrays["meta"] = np.array(json.dumps([s.meta for s in skeleton_set.samples],
-                                             default=_jsonable))
+                                             default=jsonable))
     except TypeError as err:
         raise DataFormatError(path, f"sample metadata cannot be written: {err}") from None
     arrays["skipped"] = np.array(json.dumps([list(s) for s in skeleton_set.skipped]))

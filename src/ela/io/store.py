@@ -51,6 +51,7 @@ from ela.io.base import (
     digest_sample,
     digest_start,
 )
+from ela.io.npz import jsonable, layout_to_json
 from ela.skeleton.checks import data_warnings
 from ela.skeleton.layout import Layout
 from ela.skeleton.layouts import LAYOUTS
@@ -86,26 +87,6 @@ def store_file(path: str | Path) -> Path | None:
     if p.is_dir():
         return next((p / n for n in STORE_NAMES if is_store(p / n)), None)
     return p if is_store(p) else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (Path, set, frozenset)):
-        return str(value) if isinstance(value, Path) else sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def layout_to_json(layout: Layout) -> str:
-    """The layout as JSON, so that a store of an unregistered layout still loads."""
-    return json.dumps({"name": layout.name, "joints": list(layout.joints),
-                       "parents": list(layout.parents), "centre": layout.centre,
-                       "pairs": [list(p) for p in layout.pairs],
-                       "zero_bones": sorted(layout.zero_bones), "up_axis": layout.up_axis})
 
 
 def layout_from_json(path: Path, name: str, text: str) -> Layout:
@@ -191,7 +172,7 @@ class StoreWriter:
             data = np.concatenate([data, np.zeros((c, t, data.shape[2], self.persons - m),
                                                   np.float32)], axis=3)
         try:
-            meta_text = json.dumps(sample.meta, default=_jsonable)
+            meta_text = json.dumps(sample.meta, default=jsonable)
         except TypeError as err:
             raise DataFormatError(self.path, f"sample metadata cannot be written: {err}") \
                 from None
