@@ -33,10 +33,10 @@ from ela.training.run import run_training
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ela[ray]')")
 
 RAY = Path(sys.executable).with_name("ray")
+# Recent Ray turns token authentication on for `ray start`: a driver of another temp dir
+# then cannot connect. This private cluster on one machine runs without it.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
        "RAY_AUTH_MODE": "disabled"}
-"""Ray ≥ 2.5x turns token authentication on for `ray start`: a driver of another temp dir
-then cannot connect. This private cluster on one machine runs without it."""
 SAMPLES, BATCH, ITERS = 16, 2, 100  # at most 8 shards of one batch
 NUMERIC = ("n", "success_rate", "bone_length_change", "bone_angle_change",
            "joint_speed_change", "l2", "model_evaluations_per_sample")
