@@ -10,6 +10,7 @@ import pytest
 from ela.errors import DataFormatError
 from ela.io import SkeletonSet, read, write_npz
 from ela.io.base import Sample
+from ela.io.npz import open_npz
 from ela.skeleton import get_layout
 from ela.skeleton.layout import Layout
 
@@ -74,3 +75,16 @@ def test_refuses_object_arrays(tmp_path):
              layout=np.array("ntu25"), meta=np.array("[]"))
     with pytest.raises(DataFormatError):
         read(p)
+
+
+def test_a_missing_file_in_a_folder_named_pickle_is_not_called_pickled(tmp_path):
+    folder = tmp_path / "pickle_jar"
+    folder.mkdir()
+    with pytest.raises(DataFormatError) as err:
+        open_npz(folder / "absent.npz")
+    assert "absent.npz" in str(err.value) and "pickled data" not in str(err.value)
+    pickled = folder / "payload.npz"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    pickled.write_bytes((folder / "payload.npz.npy").read_bytes())
+    with pytest.raises(DataFormatError, match="pickled data is never loaded"):
+        open_npz(pickled)

@@ -173,7 +173,9 @@ def open_npz(path: str | Path) -> ReadResult:
     try:
         z = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        if "pickle" in str(err):  # numpy's advice (allow_pickle=True) would be unsafe
+        # numpy's advice (allow_pickle=True) would be unsafe; match its ValueError only, not
+        # any message that happens to hold the word (a path with "pickle" in it)
+        if isinstance(err, ValueError) and "allow_pickle" in str(err):
             raise DataFormatError(path, "not an .npz archive: the file is neither a zip "
                                         "archive nor an .npy array (pickled data is never "
                                         "loaded)") from None
