@@ -95,10 +95,7 @@ class AttackResult:
         """Share of the attacked samples — those the model classified correctly (and, when
         targeted, not already as the target) — that are adversarial; NaN when there is
         none. Samples already misclassified are never a success (as in `AttackSummary`)."""
-        attacked = self.clean_predictions == self.labels
-        if self.targets is not None:
-            attacked &= self.clean_predictions != self.targets
-        ok = self.success[attacked]
+        ok = self.success[attacked_mask(self.labels, self.clean_predictions, self.targets)]
         return float(ok.float().mean()) if ok.numel() else float("nan")
 
     def per_sample(self) -> dict[str, np.ndarray]:
@@ -200,6 +197,14 @@ def frozen(modules: list[nn.Module]) -> Iterator[None]:
             m.train(training)
             for p, flag in flags:
                 p.requires_grad_(flag)
+
+
+def attacked_mask(labels: Any, clean_pred: Any, targets: Any = None) -> Any:
+    """(N,) bool: the samples an attack works on — classified correctly on the clean input
+    and, when targeted (a target ≥ 0), not already classified as the target. Takes and
+    returns tensors or NumPy arrays alike (an `AttackResult`'s or a result file's)."""
+    correct = clean_pred == labels
+    return correct if targets is None else correct & ((targets < 0) | (clean_pred != targets))
 
 
 class LogitsOnly(nn.Module):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ela.attacks.base import AttackResult
+from ela.attacks.base import AttackResult, attacked_mask
 from ela.attacks.metrics import (
     METRIC_FLOORS,
     METRICS,
@@ -147,9 +147,9 @@ def summarize_arrays(m: dict[str, np.ndarray], seconds: float) -> AttackSummary:
     """
     ok = m["success"].astype(bool)
     labels, clean = m["labels"].astype(np.int64), m["clean_pred"].astype(np.int64)
-    targets = m["targets"].astype(np.int64) if "targets" in m else np.full_like(labels, -1)
     correct = clean == labels
-    attacked = correct & ((targets < 0) | (clean != targets))
+    attacked = attacked_mask(labels, clean, m["targets"].astype(np.int64) if "targets" in m
+                             else None)
     won = ok & attacked
 
     def mean(values: np.ndarray) -> float | None:
