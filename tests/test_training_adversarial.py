@@ -1,5 +1,5 @@
-"""Adversarial training (PGD / TRADES under an l∞ budget with a bone-length penalty) and
-validation on held-out subjects."""
+"""Adversarial training (PGD / TRADES under an l∞ budget with a bone-length penalty, and the
+bone-rotation attack) and validation on held-out subjects."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ from ela.data.demo import demo_dataset
 from ela.errors import ElaError
 from ela.io import read, write_npz
 from ela.models import create_model
-from ela.skeleton.features import valid_mask
-from ela.training.adversarial import adversarial_objective, bone_change, perturb
+from ela.skeleton.features import bone_lengths, bone_vectors, valid_mask, vector_angles
+from ela.training.adversarial import (
+    adversarial_objective,
+    bone_change,
+    perturb,
+    rotate_bones,
+    rotation_perturb,
+)
 from ela.training.loop import TrainConfig
 
 
@@ -56,7 +62,44 @@ def test_bone_penalty_keeps_limbs_their_length():
     assert changes[1] < 0.8 * changes[0], changes  # sign steps: it can only pick directions
 
 
-@pytest.mark.parametrize("method", ["pgd", "trades"])
+def test_rotating_bones_keeps_lengths_and_roots_and_turns_each_bone_by_its_angle():
+    x, _, layout = _batch(pad=0)
+    x = x.double()
+    turns = torch.zeros_like(x)
+    elbow = layout.bones[3][0]
+    turns[:, 1, :, elbow] = 0.3  # 0.3 rad about the vertical axis, every frame
+    moved = rotate_bones(x, layout, turns)
+    torch.testing.assert_close(bone_lengths(moved, layout), bone_lengths(x, layout))
+    roots = [j for j, p in enumerate(layout.parents) if p < 0]
+    assert torch.equal(moved[:, :, :, roots], x[:, :, :, roots])
+    turned = vector_angles(bone_vectors(moved, layout), bone_vectors(x, layout))  # (N,T,B,M)
+    b = [c for c, _ in layout.bones].index(elbow)
+    others = [i for i in range(len(layout.bones)) if i != b]
+    assert float(turned[:, :, others].abs().max()) < 1e-5  # children move, do not turn
+    assert 0 < float(turned[:, :, b].max()) <= 0.3 + 1e-6
+    torch.testing.assert_close(rotate_bones(x, layout, torch.zeros_like(x)), x)
+
+
+def test_rotation_attack_stays_within_its_angle_keeps_lengths_and_padding():
+    x, lengths, layout = _batch()
+    torch.manual_seed(0)
+    model = create_model("hcn", layout, 2, width=0.25).eval()
+    y = torch.zeros(len(x), dtype=torch.long)
+    adv = rotation_perturb(model, x, lengths,
+                           lambda a: F.cross_entropy(model(a), y, reduction="sum"), layout,
+                           angle=10.0, steps=3)
+    assert torch.equal(adv[:, :, -4:], x[:, :, -4:])
+    valid = valid_mask(x, lengths)[:, :, None, :]
+    change = (bone_lengths(adv, layout) - bone_lengths(x, layout)).abs()
+    assert float(change[valid.expand_as(change)].max()) < 1e-5
+    turned = vector_angles(bone_vectors(adv, layout), bone_vectors(x, layout))
+    turned = turned[valid.expand_as(turned)]  # padding: zero vectors, no angle
+    assert 0.01 < float(turned.max()) <= np.radians(10.0) * np.sqrt(3) + 1e-5
+    with pytest.raises(ElaError, match="turns bones in 3D"):
+        rotation_perturb(model, x[:, :2], lengths, lambda a: a.sum(), layout, 10.0, 1)
+
+
+@pytest.mark.parametrize("method", ["pgd", "trades", "rotation"])
 def test_objectives_give_a_finite_loss_and_train_mode(method):
     x, lengths, layout = _batch()
     model = create_model("hcn", layout, 2, width=0.25)
@@ -86,8 +129,10 @@ def test_trades_gradient_stays_finite_for_a_confident_model():
 def test_bad_adversarial_settings_and_inputs_are_clear_errors():
     with pytest.raises(ElaError, match="adversarial must be None or one of"):
         TrainConfig(adversarial="fgsm")
-    with pytest.raises(ElaError, match="adv_eps and adv_steps must be > 0"):
+    with pytest.raises(ElaError, match="adv_eps, adv_angle and adv_steps must be > 0"):
         TrainConfig(adversarial="pgd", adv_eps=0)
+    with pytest.raises(ElaError, match="adv_eps, adv_angle and adv_steps must be > 0"):
+        TrainConfig(adversarial="rotation", adv_angle=0)
     objective = adversarial_objective("pgd", 0.01, 2, 1.0, 6.0, F.cross_entropy)
     with pytest.raises(ElaError, match="multimodal models are not supported"):
         objective(torch.nn.Identity(), {"audio": torch.zeros(2)}, torch.zeros(2), None)

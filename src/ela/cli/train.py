@@ -59,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience, label_smoothing=args.label_smoothing, monitor=args.monitor,
         class_weight="balanced" if args.balance else None, adversarial=args.adversarial,
         adv_eps=args.adv_eps, adv_steps=args.adv_steps, adv_bone_weight=args.adv_bone_weight,
-        trades_beta=args.trades_beta, num_workers=args.num_workers)
+        trades_beta=args.trades_beta, adv_angle=args.adv_angle, num_workers=args.num_workers)
     if args.manifest:
         return _train_multimodal(args, config)
     if not args.data or not args.label:
@@ -170,10 +170,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--monitor", default=None, choices=["accuracy", "uar", "loss"],
                        help="validation score that picks the best epoch (default "
                             f"{TRAIN_DEFAULTS.monitor})")
-    train.add_argument("--adversarial", default=None, choices=["pgd", "trades"],
+    train.add_argument("--adversarial", default=None, choices=["pgd", "trades", "rotation"],
                        help="adversarial training: pgd (Madry: train on attacked batches) or "
-                            "trades (clean loss + β·KL to the attacked batch); attacks stay in "
-                            "an l∞ ball of --adv-eps metres with a bone-length penalty")
+                            "trades (clean loss + β·KL to the attacked batch), attacks in an "
+                            "l∞ ball of --adv-eps metres with a bone-length penalty; rotation: "
+                            "train on batches whose bones turn smoothly, at most --adv-angle "
+                            "degrees, lengths kept")
     train.add_argument("--adv-eps", type=float, default=None,
                        help=f"l∞ budget of the training attack in metres (default "
                             f"{TRAIN_DEFAULTS.adv_eps:g})")
@@ -183,6 +185,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--adv-bone-weight", type=float, default=None,
                        help="penalty on the relative bone-length change inside the training "
                             f"attack (default {TRAIN_DEFAULTS.adv_bone_weight:g})")
+    train.add_argument("--adv-angle", type=float, default=None,
+                       help="largest turn of a bone per coordinate in the rotation training "
+                            f"attack, degrees (default {TRAIN_DEFAULTS.adv_angle:g})")
     train.add_argument("--trades-beta", type=float, default=None,
                        help=f"TRADES' β (default {TRAIN_DEFAULTS.trades_beta:g})")
     train.add_argument("--group", default="clip",

@@ -1,5 +1,5 @@
 """Adversarial training under a perceptual bound suited to skeletons (``ela train
---adversarial pgd|trades``).
+--adversarial pgd|trades|rotation``).
 
 Each training batch is attacked before the weights are updated. The attack is a few
 sign-gradient steps (PGD with a random start, Madry et al. 2018) inside an l∞ ball of radius
@@ -16,7 +16,15 @@ penalised rather than preferred. L and the outer loss are
 - ``pgd`` (Madry): L = cross-entropy with the label; the model is trained on the attacked
   batch only: loss = CE(f(x'), y);
 - ``trades`` (Zhang et al. 2019): L = KL(f(x) ‖ f(x')); loss = CE(f(x), y) + β · KL(f(x) ‖
-  f(x')) with β = ``trades_beta``.
+  f(x')) with β = ``trades_beta``;
+- ``rotation``: the perceptual inner attack. ELA's changes are not l∞ noise: bones keep
+  their lengths and limbs turn, smoothly over the clip. This attack searches that space:
+  every bone turns about its parent joint by a rotation vector that is a sum of
+  ``ROTATION_COMPONENTS`` low-frequency cosines over the frames (a constant turn, one
+  half-wave, one full wave), each coordinate of the turn at most ``adv_angle`` degrees; the
+  bones are chained again from the root (`rotate_bones`), so every bone keeps its length
+  exactly and the root joint never moves. PGD (sign steps from a random start) on the
+  cosine coefficients maximises L = CE(f(x'), y); the model trains on x' as in ``pgd``.
 
 The attack runs with the model in eval mode (batch-norm statistics and dropout are not
 touched by the attack's extra passes), then the loss is computed in training mode. A batch
@@ -36,7 +44,8 @@ from ela.errors import ElaError
 from ela.skeleton import Layout
 from ela.skeleton.features import bone_lengths, valid_mask
 
-METHODS = ("pgd", "trades")
+METHODS = ("pgd", "trades", "rotation")
+ROTATION_COMPONENTS = 3
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None],
                      tuple[torch.Tensor, torch.Tensor]]
@@ -78,11 +87,85 @@ def perturb(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
     return x_adv.detach()
 
 
+def cosine_basis(frames: int, components: int, like: torch.Tensor) -> torch.Tensor:
+    """(components, frames) low-frequency cosines cos(π k (t + ½) / frames), k = 0, 1, …
+    (k = 0: a constant), in the dtype and device of `like`."""
+    t = torch.arange(frames, dtype=like.dtype, device=like.device) + 0.5
+    k = torch.arange(components, dtype=like.dtype, device=like.device)[:, None]
+    return torch.cos(torch.pi * k * t / frames)
+
+
+def rodrigues(v: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """v turned by the rotation vectors r (axis × angle in radians); both (N, 3, ...), the
+    coordinate on dim 1. Exact for any angle; r = 0 leaves v as it is."""
+    angle = (r.square().sum(dim=1, keepdim=True) + 1e-12).sqrt()
+    axis = r / angle
+    cos, sin = angle.cos(), angle.sin()
+    along = (axis * v).sum(dim=1, keepdim=True)
+    return v * cos + torch.linalg.cross(axis, v, dim=1) * sin + axis * along * (1 - cos)
+
+
+def _ancestors(layout: Layout, joint: int) -> int:
+    """Number of joints above `joint` on its chain to a root."""
+    count = 0
+    while layout.parents[joint] >= 0:
+        joint, count = layout.parents[joint], count + 1
+    return count
+
+
+def rotate_bones(x: torch.Tensor, layout: Layout, turns: torch.Tensor) -> torch.Tensor:
+    """x (N, 3, T, V, M) with the bone from each joint's parent to the joint turned by
+    turns[:, :, :, joint] (N, 3, T, V, M rotation vectors, radians), the joints chained
+    again from the roots: bone lengths are kept exactly, roots stay where they are, and a
+    turned bone moves its children with it without turning them."""
+    joints: list[torch.Tensor | None] = [None] * layout.num_joints
+    for j in sorted(range(layout.num_joints), key=lambda i: _ancestors(layout, i)):
+        p = layout.parents[j]
+        if p < 0:
+            joints[j] = x[:, :, :, j]
+        else:
+            bone = x[:, :, :, j] - x[:, :, :, p]
+            joints[j] = joints[p] + rodrigues(bone, turns[:, :, :, j])
+    return torch.stack(joints, dim=3)
+
+
+def rotation_perturb(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
+                     inner: Callable[[torch.Tensor], torch.Tensor], layout: Layout,
+                     angle: float, steps: int) -> torch.Tensor:
+    """The attacked batch x' (N, 3, T, V, M) of the ``rotation`` method (module doc):
+    `steps` sign-gradient ascent steps of inner(x') on the cosine coefficients of every
+    bone's turn, each in [−a, a] with a = radians(`angle`) / ROTATION_COMPONENTS (so each
+    coordinate of a turn stays within `angle` degrees), from a uniform random start, step
+    2.5 · a / steps. Padding frames and absent persons stay as they are."""
+    if x.shape[1] != 3:
+        raise ElaError(f"adversarial training 'rotation' turns bones in 3D; the data has "
+                       f"{x.shape[1]} coordinate channel(s)")
+    n, c, t, v, m = x.shape
+    bound = torch.pi * angle / 180.0 / ROTATION_COMPONENTS
+    basis = cosine_basis(t, ROTATION_COMPONENTS, x)
+    movable = valid_mask(x, lengths)[:, None, :, None, :].to(x.dtype)
+    alpha = 2.5 * bound / steps
+    coef = bound * (torch.rand(n, c, ROTATION_COMPONENTS, v, m, dtype=x.dtype,
+                               device=x.device) * 2 - 1)
+
+    def attacked(coef: torch.Tensor) -> torch.Tensor:
+        turns = torch.einsum("nckvm,kt->nctvm", coef, basis)
+        return x + (rotate_bones(x, layout, turns) - x) * movable
+
+    for _ in range(steps):
+        coef = coef.detach().requires_grad_(True)
+        grad = torch.autograd.grad(inner(attacked(coef)), coef)[0]
+        coef = (coef.detach() + alpha * grad.sign()).clamp(-bound, bound)
+    with torch.no_grad():
+        return attacked(coef)
+
+
 def adversarial_objective(method: str, eps: float, steps: int, bone_weight: float,
                           beta: float,
-                          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-                          ) -> Objective:
-    """The training objective of `method` ("pgd" or "trades"; see the module doc)."""
+                          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                          angle: float = 10.0) -> Objective:
+    """The training objective of `method` ("pgd", "trades" or "rotation"; see the module
+    doc). eps: l∞ budget of pgd/trades in metres; angle: rotation's budget in degrees."""
     if method not in METHODS:
         raise ElaError(f"adversarial training must be one of {METHODS}, got {method!r}")
 
@@ -93,7 +176,7 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
                            "(N, C, T, V, M) tensor; multimodal models are not supported")
         layout = model.layout
         model.eval()
-        if method == "pgd":
+        if method in ("pgd", "rotation"):
             def inner(x_adv: torch.Tensor) -> torch.Tensor:
                 return F.cross_entropy(model(x_adv), y, reduction="sum")
         else:
@@ -102,9 +185,12 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
 
             def inner(x_adv: torch.Tensor) -> torch.Tensor:
                 return kl_to(clean_log_p, model(x_adv), "sum")
-        x_adv = perturb(model, x, lengths, inner, layout, eps, steps, bone_weight)
+        if method == "rotation":
+            x_adv = rotation_perturb(model, x, lengths, inner, layout, angle, steps)
+        else:
+            x_adv = perturb(model, x, lengths, inner, layout, eps, steps, bone_weight)
         model.train()
-        if method == "pgd":
+        if method in ("pgd", "rotation"):
             logits = model(x_adv)
             return loss_fn(logits, y), logits
         logits = model(x)

@@ -74,7 +74,8 @@ class TrainConfig:
     N / (C · n_c) of the training set (for skewed classes scored by UAR).
     adversarial: None, or "pgd" / "trades" to train on attacked batches under an l∞ budget
     of adv_eps metres with adv_steps steps and the bone-length penalty adv_bone_weight
-    (`ela.training.adversarial`); trades_beta weighs TRADES' robustness term.
+    (`ela.training.adversarial`); trades_beta weighs TRADES' robustness term; "rotation"
+    attacks by turning bones smoothly over the clip, at most adv_angle degrees.
     """
 
     epochs: int = 60
@@ -101,6 +102,7 @@ class TrainConfig:
     adv_steps: int = 3
     adv_bone_weight: float = 10.0
     trades_beta: float = 6.0
+    adv_angle: float = 10.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -124,8 +126,8 @@ class TrainConfig:
             (self.adversarial in (None, *ADVERSARIAL_METHODS),
              f"adversarial must be None or one of {ADVERSARIAL_METHODS}"),
             (self.adv_eps > 0 and self.adv_steps >= 1 and self.adv_bone_weight >= 0
-             and self.trades_beta >= 0, "adv_eps and adv_steps must be > 0, adv_bone_weight "
-             "and trades_beta >= 0"),
+             and self.trades_beta >= 0 and self.adv_angle > 0, "adv_eps, adv_angle and "
+             "adv_steps must be > 0, adv_bone_weight and trades_beta >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -229,7 +231,8 @@ def train(
               if cfg.class_weight == "balanced" else None)
     loss_fn = _loss_function(cfg.label_smoothing, None if weight is None else weight.to(device))
     objective = (adversarial_objective(cfg.adversarial, cfg.adv_eps, cfg.adv_steps,
-                                       cfg.adv_bone_weight, cfg.trades_beta, loss_fn)
+                                       cfg.adv_bone_weight, cfg.trades_beta, loss_fn,
+                                       angle=cfg.adv_angle)
                  if cfg.adversarial else _plain_objective(loss_fn))
 
     run = _RunState()
