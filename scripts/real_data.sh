@@ -195,6 +195,61 @@ for step in $STEPS; do
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
         --test "$OUT"/$R/test/{ela,cw,smart,pgd} --out "$OUT/$R/detect" --device "$DEVICE" \
         > "$OUT/$R/detect.md" ;;
+    defence-msr)
+      # Issue 22: MSR hcn defences. Candidates (equal training cost: 3 inner steps each):
+      # PGD and TRADES (β 1) at l∞ 2 cm, bone rotation at 10° and 20°. Each and the plain
+      # msr_hcn are judged on 96 TRAINING-part samples (ELA defaults; PGD 2 cm), the rule
+      # of scripts/select_defence.py picks one; only then is the test part attacked: plain
+      # and chosen, ELA / C&W / PGD, PGD budget curves, transfer from the plain model, and
+      # the plain model guarded by detect-msr's pooled detector under adaptive attacks.
+      R=defence_msr; A="$OUT/msr_hcn"
+      M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
+      M="$M --model hcn --epochs 120 --adv-steps 3"
+      bg train $R/hcn_pgd_e2 $M --adversarial pgd --adv-eps 0.02
+      bg train $R/hcn_trades_b1_e2 $M --adversarial trades --trades-beta 1 --adv-eps 0.02
+      bg train $R/hcn_rot10 $M --adversarial rotation --adv-angle 10
+      bg train $R/hcn_rot20 $M --adversarial rotation --adv-angle 20
+      wait
+      D="--data $DATA/msr_action3d --format msr --batch-size 32"
+      J="$D --part train --samples ${JUDGE_SAMPLES:-96}"
+      for m in plain hcn_pgd_e2 hcn_trades_b1_e2 hcn_rot10 hcn_rot20; do
+        run=$OUT/$R/$m; [ $m = plain ] && run=$A
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/judge/$m/ela $run $J --method ela
+          attack $R/judge/$m/pgd $run $J --method pgd --cfg eps=0.02 steps=20"
+      done
+      wait
+      $PY scripts/select_defence.py "$OUT/$R" --plain "$A"
+      chosen=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
+        "$OUT/$R/select.json")
+      T="$D --samples ${SAMPLES:-32}"
+      for m in plain chosen; do
+        run=$OUT/$R/$chosen; [ $m = plain ] && run=$A
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/test/$m/ela $run $T --method ela
+          attack $R/test/$m/cw $run $T --method cw
+          for e in 0.005 0.01 0.02 0.04 0.08 0.16; do
+            attack $R/test/$m/pgd_\$e $run $T --method pgd --cfg eps=\$e steps=50
+          done"
+      done
+      wait
+      # the guard: detect-msr's detectors again (reused), now with their thresholds
+      G=$OUT/detect_msr
+      $ELA detect --train "$G"/train/{ela,cw,smart,pgd} --test "$G"/test/{ela,cw,smart,pgd} \
+        --out "$G/detect" --device "$DEVICE" > "$G/detect.md"
+      for m in ela cw; do
+        bg attack $R/test/guarded/$m $A $T --method $m --guard "$G/detect/detectors/pooled"
+      done
+      for e in 0.005 0.01 0.02 0.04 0.08 0.16; do
+        bg attack $R/test/guarded/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
+          --guard "$G/detect/detectors/pooled"
+      done
+      wait
+      $ELA eval "$OUT/$R/$chosen" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
+        --out "$OUT/$R/transfer.json" > "$OUT/$R/transfer.log"
+      $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
+        --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
+      $PY scripts/defence_table.py "$OUT/$R" --plain "$A" --detect "$G/detect/detect.json" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

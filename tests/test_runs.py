@@ -10,6 +10,7 @@ import pytest
 
 from ela.cli import main
 from ela.data.demo import demo_dataset
+from ela.errors import ElaError
 from ela.io import read, write_npz
 
 SUMMARY_KEYS = {"method", "model", "n", "success_rate", "bone_length_change",
@@ -180,3 +181,57 @@ def test_attack_part_val_attacks_only_the_validation_samples(action_run, demo_fi
     assert summary["candidates"] == len(split["val"]) > 0
     with np.load(out / "adversarial.npz") as f:
         assert set(f["indices"].tolist()) <= set(split["val"])
+
+
+def test_an_adaptive_attack_passes_the_guard_and_a_card_says_so(action_run, demo_file,
+                                                                 tmp_path):
+    """`ela detect` writes each detector's threshold; `ela attack --guard` then attacks the
+    model and the detector together: every success is misclassified and not flagged; `ela
+    card` sums the attacks up and `ela report` shows the card."""
+    from ela.runs.detect import attacked_scores, guard_threshold
+    from ela.training.checkpoint import load
+
+    common = [str(action_run), "--data", str(demo_file), "--method", "pgd", "--cfg",
+              "eps=0.05", "steps=10"]
+    for part in ("train", "test"):
+        assert main(["attack", *common, "--part", part, "--out", str(tmp_path / part)]) == 0
+    assert main(["detect", "--train", str(tmp_path / "train"), "--test", str(tmp_path / "test"),
+                 "--out", str(tmp_path / "detect"), "--epochs", "3", "--bootstrap", "20",
+                 "--device", "cpu"]) == 0
+    guard = tmp_path / "detect" / "detectors" / "pgd"
+    threshold = guard_threshold(guard)
+    report = json.loads((tmp_path / "detect" / "detect.json").read_text())["methods"]["pgd"]
+    assert report["threshold"] == pytest.approx(threshold)
+    assert 0 <= report["caught_at_threshold"] <= 1
+    out = tmp_path / "adaptive"
+    assert main(["attack", *common, "--guard", str(guard), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["guard"] == str(guard) and summary["guard_threshold"] == threshold
+    with np.load(out / "adversarial.npz") as f:
+        ok, adv, labels = f["success"], f["adversarial"], f["labels"]
+        assert (f["adv_pred"][ok] != labels[ok]).all() and (f["adv_pred"][ok] >= 0).all()
+    scores = attacked_scores(load(guard), adv.astype(np.float32))
+    assert (scores[ok] <= threshold + 1e-5).all()
+    with pytest.raises(ElaError, match="no threshold.json"):
+        guard_threshold(tmp_path)
+
+    # the model card of these attacks (and a minimal-change one), shown by `ela report`
+    assert main(["attack", str(action_run), "--data", str(demo_file), "--method", "cw",
+                 "--iters", "60", "--out", str(tmp_path / "cw")]) == 0
+    assert main(["card", str(action_run), "--attacks", str(tmp_path / "test"), str(out),
+                 str(tmp_path / "cw"), "--detect", str(tmp_path / "detect" / "detect.json"),
+                 "--out", str(tmp_path / "card")]) == 0
+    card = json.loads((tmp_path / "card" / "card.json").read_text())
+    plain, adaptive, cw = card["attacks"]
+    assert (plain["knows"], adaptive["knows"]) == ("white-box", "white-box + guard")
+    part = json.loads((out / "summary.json").read_text())
+    share = part["correct"] / part["candidates"]
+    with np.load(out / "adversarial.npz") as f:
+        robust = (f["clean_pred"] == f["labels"]) & ~f["success"]
+    assert adaptive["robust_accuracy"]["linf"]["0.05"] == pytest.approx(share * robust.mean())
+    by_budget = list(cw["robust_accuracy"]["linf"].values())
+    assert all(0 <= a <= 1 for a in by_budget) and by_budget == sorted(by_budget, reverse=True)
+    pooled = json.loads((tmp_path / "detect" / "detect.json").read_text())["pooled"]["pgd"]
+    assert card["detection"]["pgd"]["caught_at_threshold"] == pooled["caught_at_threshold"]
+    assert main(["report", str(tmp_path / "card"), "--no-animation"]) == 0
+    assert "Model card" in (tmp_path / "card" / "report.html").read_text()

@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ela.attacks.guard import split_guarded
 from ela.attacks.metrics import imperceptibility
-from ela.attacks.objectives import is_adversarial, margin
+from ela.attacks.objectives import classification_loss, is_adversarial, margin
 from ela.errors import ElaError
 from ela.skeleton import Layout, get_layout, valid_mask
 
@@ -321,7 +322,18 @@ class Attack:
 
     def margin(self, ctx: AttackContext, logits: torch.Tensor, idx: torch.Tensor,
                conf: float) -> torch.Tensor:
-        return margin(logits, ctx.labels[idx], ctx.sub_targets(idx), conf)
+        """(n,) constraint C ≥ 0 of the active rows `idx` (zero: goal met with margin
+        `conf`); for a `Guarded` model also max(log-odds − τ + conf, 0) of its detector."""
+        classes, flag = split_guarded(self.model, logits)
+        c = margin(classes, ctx.labels[idx], ctx.sub_targets(idx), conf)
+        return c if flag is None else c + torch.relu(flag + conf)
+
+    def loss(self, ctx: AttackContext, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """(n,) loss a gradient attack descends (`classification_loss`); for a `Guarded`
+        model plus max(log-odds − τ, 0) of its detector."""
+        classes, flag = split_guarded(self.model, logits)
+        loss = classification_loss(classes, ctx.labels[idx], ctx.sub_targets(idx))
+        return loss if flag is None else loss + torch.relu(flag)
 
     def project(self, ctx: AttackContext, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Clamp to the bounds, if any (gradients pass where not clamped)."""
@@ -468,7 +480,7 @@ class Attack:
             if target.lower() not in LEAST_LIKELY:
                 raise AttackError(f"{self.name}: unknown target mode {target!r}; use None, an "
                                   "int, a tensor, a callable or 'least-likely'")
-            return clean_logits.argmin(dim=1)
+            return split_guarded(self.model, clean_logits)[0].argmin(dim=1)
         if callable(target) and not isinstance(target, torch.Tensor):
             target = target(labels)
         if isinstance(target, bool):

@@ -37,9 +37,11 @@ def margin(
 def is_adversarial(
     predictions: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """(N,) bool: prediction ≠ label (untargeted) or prediction = target (targeted)."""
+    """(N,) bool: prediction ≠ label (untargeted) or prediction = target (targeted). A
+    negative prediction is a refusal (`ela.attacks.guard.REJECTED`: a detector flagged the
+    input) and never adversarial."""
     if targets is None:
-        return predictions != labels
+        return (predictions != labels) & (predictions >= 0)
     return predictions == targets
 
 

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from ela.attacks.base import ActiveBatch, Attack, AttackContext, AttackError
-from ela.attacks.objectives import classification_loss
 from ela.skeleton import Layout
 
 
@@ -65,7 +64,7 @@ class PGD(Attack):
             x_adv = s["x"].detach().requires_grad_(it < self.steps)
             with torch.set_grad_enabled(it < self.steps):
                 logits = self.logits(ctx, x_adv, s.idx)
-                loss = classification_loss(logits, ctx.labels[s.idx], ctx.sub_targets(s.idx))
+                loss = self.loss(ctx, logits, s.idx)
             finite = self.stop_nonfinite(ctx, loss, s.idx, "loss")
             ctx.adversarial[s.idx[finite]] = x_adv.detach()[finite]
             keep = finite.clone()

@@ -20,7 +20,6 @@ from torch import nn
 
 from ela.attacks.base import ActiveBatch, Attack, AttackContext, AttackError
 from ela.attacks.distances import SmartPerceptualLoss
-from ela.attacks.objectives import classification_loss
 from ela.skeleton import Layout
 
 
@@ -71,7 +70,7 @@ class SMART(Attack):
         for it in range(self.steps + 1):
             x_adv = s["x"].detach().requires_grad_(True)
             logits = self.logits(ctx, x_adv, s.idx)
-            cls = classification_loss(logits, ctx.labels[s.idx], ctx.sub_targets(s.idx))
+            cls = self.loss(ctx, logits, s.idx)
             finite = self.stop_nonfinite(ctx, cls, s.idx, "classification loss")
             ok = self.succeeded(ctx, logits, s.idx) & finite
             ctx.adversarial[s.idx[finite]] = x_adv.detach()[finite]

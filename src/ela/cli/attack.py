@@ -38,6 +38,17 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_card(args: argparse.Namespace) -> int:
+    from ela.runs.card import card_markdown, model_card, write_card
+
+    card = model_card(args.run, args.attacks, args.detect, args.selection)
+    print(card_markdown(card), end="")
+    if args.out:
+        for path in write_card(card, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
 def _backend(args: argparse.Namespace):
     """The backend of --backend / --shard-size and the Ray options."""
     from ela.runs.attack import make_backend
@@ -76,7 +87,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         args.run, args.method, args.out, gamma=args.gamma, iters=args.iters,
         cfg=parse_cfg(args.cfg), label=args.label, emotion=args.emotion, target=args.target,
         samples=args.samples, seed=args.seed, device=args.device, batch_size=args.batch_size,
-        split=args.part, overwrite=args.overwrite)
+        split=args.part, overwrite=args.overwrite, guard=args.guard)
     backend = _backend(args)
     summary = run_attack(job, read_data(args), backend)
     keys = ("success_rate", "bone_length_change", "bone_angle_change", "joint_speed_change",
@@ -132,6 +143,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     at.add_argument("--method", default="ela", choices=sorted(ATTACKS),
                     help="attack (`ela attacks` lists each with its options)")
     at.add_argument("--emotion", default=None, help="run folder of an emotion model (E)")
+    at.add_argument("--guard", default=None, metavar="DETECTOR_DIR",
+                    help="adaptive attack on the model guarded by a detector of `ela detect` "
+                         "(OUT/detectors/NAME): success = misclassified and not flagged at "
+                         "the detector's threshold")
     at.add_argument("--target", default=None, help="class name or index: targeted attack; "
                                                    "'least-likely' for the least likely class")
     at.add_argument("--gamma", type=float, default=None,
@@ -197,3 +212,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     help="folder for robustness.json, robustness.md and robustness.png "
                          "(shown by `ela report`)")
     rb.set_defaults(func=cmd_robustness)
+
+    cd = sub.add_parser("card", help="a robust model card: clean accuracy, robust accuracy "
+                                     "at stated budgets under (adaptive) attacks, detection")
+    cd.add_argument("run", help="run folder of the action model")
+    cd.add_argument("--attacks", nargs="+", required=True, metavar="ATTACK_DIR",
+                    help="attack folders made on the run (with --guard: adaptive to its "
+                         "detector)")
+    cd.add_argument("--detect", default=None, metavar="DETECT_JSON",
+                    help="detect.json of `ela detect`: detection rates of the pooled detector")
+    cd.add_argument("--selection", default=None, metavar="SELECT_JSON",
+                    help="how the run's defence was chosen (scripts/select_defence.py)")
+    cd.add_argument("--out", default=None,
+                    help="folder for card.json and card.md (shown by `ela report`)")
+    cd.set_defaults(func=cmd_card)

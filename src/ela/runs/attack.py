@@ -36,6 +36,7 @@ from ela.data.fingerprint import data_fingerprint, same_data
 from ela.errors import ElaError
 from ela.files import atomic_write_npz
 from ela.io.base import SkeletonSet
+from ela.runs.detect import guard_threshold
 from ela.runs.job import AttackJob
 from ela.runs.progress import BatchProgress
 from ela.runs.results import (
@@ -120,7 +121,8 @@ def run_attack(job: AttackJob, data: SkeletonSet, backend: Backend | None = None
         "target": str(sel.target), "seed": job.seed, "emotion": str(job.emotion),
         "emotion_loss": job.emotion_loss, "threads": torch.get_num_threads(),
         "batch_size": job.batch_size, "shard_size": backend.shard_size,
-        "chosen": sel.chosen.tolist()}, fingerprint, "shard_*.npz", job.overwrite)
+        "chosen": sel.chosen.tolist(), **_guard_fields(job)}, fingerprint, "shard_*.npz",
+        job.overwrite)
     done = _finished_shards(out, shards)
     todo = [k for k in range(len(shards)) if k not in done]
     unit = "batch" if all(len(s) == 1 for s in shards) else "shard"
@@ -216,7 +218,9 @@ def _spec(job: AttackJob, sel: Selection, data: SkeletonSet) -> AttackSpec:
                       model=read_checkpoint(job.run),
                       emotion=read_checkpoint(job.emotion) if job.emotion is not None else None,
                       emotion_loss=job.emotion_loss, target=sel.target, device=job.device,
-                      threads=torch.get_num_threads())
+                      threads=torch.get_num_threads(),
+                      guard=None if job.guard is None else read_checkpoint(job.guard),
+                      guard_threshold=None if job.guard is None else guard_threshold(job.guard))
 
 
 def _summary_fields(job: AttackJob, sel: Selection) -> dict[str, Any]:
@@ -228,5 +232,13 @@ def _summary_fields(job: AttackJob, sel: Selection) -> dict[str, Any]:
         "target": None if tgt is None else (tgt if isinstance(tgt, str) else sel.classes[tgt]),
         "emotion_model": None if job.emotion is None else str(job.emotion),
         "emotion_loss": job.uses_emotion_loss(), "options": dict(job.options),
-        "seed": job.seed, "torch_threads": torch.get_num_threads(),
+        "seed": job.seed, "torch_threads": torch.get_num_threads(), **_guard_fields(job),
     }
+
+
+def _guard_fields(job: AttackJob) -> dict[str, Any]:
+    """The guard of an adaptive attack (nothing for a plain one, whose files stay as
+    before)."""
+    if job.guard is None:
+        return {}
+    return {"guard": str(job.guard), "guard_threshold": guard_threshold(job.guard)}

@@ -41,6 +41,7 @@ from ela.viz.load import AttackOutput, load_attack
 
 CLASSES = ["clean", "attacked"]
 POOLED = "pooled"
+THRESHOLD_FILE = "threshold.json"
 
 
 @dataclass
@@ -118,19 +119,42 @@ def check_same_space(outputs: list[AttackOutput]) -> None:
                            "reads one input space (attack folders of one run)")
 
 
-def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
-                   folder: Path, sources: list[str]) -> torch.nn.Module:
-    """Train (or reuse, when `folder` holds one trained on the same sources and settings) a
-    clean-vs-attacked classifier on `pairs`; best epoch by loss on held-out pairs."""
-    spec = {"settings": asdict(settings), "sources": sources}
-    config_file = folder / "detector.json"
-    if config_file.exists() and read_json(config_file) == spec:
-        return load(folder, device=loop.resolve_device(settings.device))
-    loop.seed_everything(settings.seed)
+def held_out(pairs: Pairs, settings: DetectorSettings) -> np.ndarray:
+    """(2P,) bool: the pairs held out of a detector's training (best epoch, threshold)."""
     rng = np.random.default_rng(settings.seed)
     ids = np.unique(pairs.pair)
     held = rng.choice(ids, size=int(round(settings.val_share * len(ids))), replace=False)
-    val = np.isin(pairs.pair, held)
+    return np.isin(pairs.pair, held)
+
+
+def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
+                   folder: Path, sources: list[str]) -> tuple[torch.nn.Module, float]:
+    """Train (or reuse, when `folder` holds one trained on the same sources and settings) a
+    clean-vs-attacked classifier on `pairs`; best epoch by loss on held-out pairs. Returns
+    it and its threshold: the log-odds that flags `false_alarms` of the held-out clean
+    sequences (of all training clean sequences when none is held out), also written to
+    ``threshold.json`` for `ela attack --guard`."""
+    spec = {"settings": asdict(settings), "sources": sources}
+    config_file = folder / "detector.json"
+    val = held_out(pairs, settings)
+    if config_file.exists() and read_json(config_file) == spec:
+        model = load(folder, device=loop.resolve_device(settings.device))
+    else:
+        model = _fit(pairs, val, layout, settings, folder)
+        atomic_write_json(config_file, spec)
+    clean = ~pairs.attacked & (val if val.any() else True)
+    threshold = float(np.quantile(attacked_scores(model, pairs.x[clean]),
+                                  1 - settings.false_alarms))
+    atomic_write_json(folder / THRESHOLD_FILE, {
+        "threshold": threshold, "false_alarms": settings.false_alarms,
+        "calibrated_on": f"{int(clean.sum())} clean sequences held out of training"
+                         if val.any() else f"{int(clean.sum())} clean training sequences"})
+    return model, threshold
+
+
+def _fit(pairs: Pairs, val: np.ndarray, layout: str, settings: DetectorSettings,
+         folder: Path) -> torch.nn.Module:
+    loop.seed_everything(settings.seed)
 
     def dataset(rows: np.ndarray) -> TensorDataset:
         return TensorDataset(torch.from_numpy(pairs.x[rows]),
@@ -140,15 +164,24 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
     model = create_model(settings.model, layout, num_classes=2,
                          in_channels=pairs.x.shape[1], **settings.cfg)
     cfg = loop.TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                      seed=settings.seed, device=settings.device, monitor="loss")
+                           seed=settings.seed, device=settings.device, monitor="loss")
     result = loop.train(model, dataset(np.flatnonzero(~val)),
-                   dataset(np.flatnonzero(val)) if val.any() else None, cfg,
-                   progress=False, class_names=CLASSES)
+                        dataset(np.flatnonzero(val)) if val.any() else None, cfg,
+                        progress=False, class_names=CLASSES)
     save_checkpoint(model, folder, extra={"classes": CLASSES, "label": "attacked",
                                           "frames": int(pairs.x.shape[2])})
     atomic_write_json(folder / "history.json", result.history)
-    atomic_write_json(config_file, spec)
     return model
+
+
+def guard_threshold(folder: str | Path) -> float:
+    """The threshold a detector folder of `ela detect` (``OUT/detectors/NAME``) records in
+    its ``threshold.json``."""
+    file = Path(folder) / THRESHOLD_FILE
+    if not file.is_file():
+        raise ElaError(f"{folder}: no {THRESHOLD_FILE}; pass a detector folder of `ela detect` "
+                       "(OUT/detectors/NAME), written by this version")
+    return float(read_json(file)["threshold"])
 
 
 @torch.no_grad()
@@ -163,14 +196,20 @@ def attacked_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 64)
     return torch.cat(out).numpy()
 
 
-def score(model: torch.nn.Module, test: Pairs, settings: DetectorSettings) -> dict[str, Any]:
-    """AUC with its bootstrap interval and the detection rate at the set false alarms."""
+def score(model: torch.nn.Module, threshold: float, test: Pairs,
+          settings: DetectorSettings) -> dict[str, Any]:
+    """AUC with its bootstrap interval, the detection rate at the set false alarms of the
+    test's clean sequences, and at the detector's own threshold (``caught_at_threshold``,
+    with the test's ``false_alarms_at_threshold``): what a guard set before the test flags."""
     s = attacked_scores(model, test.x)
     low, high = bootstrap_interval(lambda rows: roc_auc(s[rows], test.attacked[rows]),
                                    test.pair, settings.bootstrap, seed=settings.seed)
     return {"auc": roc_auc(s, test.attacked), "auc_low": low, "auc_high": high,
             f"caught_at_{round(100 * settings.false_alarms)}pct":
                 true_positive_rate_at(s, test.attacked, settings.false_alarms),
+            "threshold": threshold,
+            "caught_at_threshold": float((s[test.attacked] > threshold).mean()),
+            "false_alarms_at_threshold": float((s[~test.attacked] > threshold).mean()),
             "n_test": test.num_attacked}
 
 
@@ -203,18 +242,18 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
     report: dict[str, Any] = {"settings": asdict(settings), "methods": {}, POOLED: {}}
     for name, test in test_pairs.items():
         folder = out / "detectors" / name
-        model = train_detector(train_pairs[name], layout, settings, folder,
-                               sources(train_sets[name]))
-        report["methods"][name] = {**score(model, test, settings),
+        model, threshold = train_detector(train_pairs[name], layout, settings, folder,
+                                          sources(train_sets[name]))
+        report["methods"][name] = {**score(model, threshold, test, settings),
                                    "n_train": train_pairs[name].num_attacked,
                                    "detector": str(folder)}
     pooled_train = pairs_of([o for outs in train_sets.values() for o in outs])
     folder = out / "detectors" / POOLED
-    model = train_detector(pooled_train, layout, settings, folder,
-                           sources([o for outs in train_sets.values() for o in outs]))
+    model, threshold = train_detector(pooled_train, layout, settings, folder,
+                                      sources([o for outs in train_sets.values() for o in outs]))
     everything = pairs_of([o for outs in test_sets.values() for o in outs])
     for name, test in {**test_pairs, "all": everything}.items():
-        report[POOLED][name] = {**score(model, test, settings),
+        report[POOLED][name] = {**score(model, threshold, test, settings),
                                 "n_train": pooled_train.num_attacked, "detector": str(folder)}
     atomic_write_json(out / "detect.json", report)
     return report

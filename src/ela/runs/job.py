@@ -53,7 +53,9 @@ class AttackJob:
     (chosen with `seed`; None: all). batch_size: samples attacked together; batch b is
     seeded with ``seed + b``, so results do not depend on which process attacks it.
     device: "auto", "cpu", "cuda", ... where the attack runs. overwrite: replace results
-    in `out` that were computed on other data (otherwise that is an error).
+    in `out` that were computed on other data (otherwise that is an error). guard: a
+    detector folder of `ela detect` (``OUT/detectors/NAME``): attack the model guarded by
+    it, adaptively (success = misclassified and not flagged; `ela.attacks.guard`).
     """
 
     run: str | Path
@@ -70,6 +72,7 @@ class AttackJob:
     device: str = "auto"
     batch_size: int = 64
     overwrite: bool = False
+    guard: str | Path | None = None
 
     def __post_init__(self) -> None:
         self.options = attack_options(self.method, **self.options)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ela.attacks import AttackResult
+from ela.attacks.guard import FLAGGED
 from ela.attacks.metrics import METRICS, emotion_predictions
 from ela.attacks.summary import summarize_arrays
 from ela.data.fingerprint import same_data
@@ -166,9 +167,12 @@ def write_table(path: Path, m: dict[str, np.ndarray], data: SkeletonSet,
         def cls(k: int) -> str:
             return classes[k] if 0 <= k < len(classes) else ""
 
+        def pred(k: int) -> str:  # negative: refused, a guard's detector flagged it
+            return FLAGGED if k < 0 else cls(k)
+
         writer.writerow([
-            i, name, cls(int(m["labels"][r])), cls(int(m["clean_pred"][r])),
-            cls(int(m["adv_pred"][r])), cls(int(m["targets"][r])), bool(m["success"][r]),
+            i, name, cls(int(m["labels"][r])), pred(int(m["clean_pred"][r])),
+            pred(int(m["adv_pred"][r])), cls(int(m["targets"][r])), bool(m["success"][r]),
             *[f"{float(m[c][r]):.6g}" for c in metric_cols], int(m["iterations"][r]),
             int(m["evaluations"][r]), int(m["gradients"][r]), *[int(m[k][r]) for k in emo],
         ])

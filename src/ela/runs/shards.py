@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ela.attacks import ATTACKS
+from ela.attacks.guard import Guarded
 from ela.errors import ElaError
 from ela.runs.progress import BatchProgress
 from ela.runs.results import batch_arrays, dataset_notes, merge_parts
@@ -38,7 +39,9 @@ SHARDS_DIR = "shards"
 class AttackSpec:
     """Everything a worker needs to build the attack once (picklable, no paths).
 
-    `model` / `emotion` are checkpoints as {file name: bytes}; `target` is already resolved
+    `model` / `emotion` / `guard` are checkpoints as {file name: bytes}; with a `guard` (a
+    detector of `ela detect`) the attack is adaptive: it attacks the model guarded by the
+    detector at log-odds `guard_threshold` (`ela.attacks.guard`); `target` is already resolved
     (None, a class index or "least-likely"); `threads` is the torch thread count of the
     process that started the run, which every worker uses too: CPU kernels add up in an
     order that depends on the thread count, so any other count would change the numbers.
@@ -53,6 +56,8 @@ class AttackSpec:
     target: int | str | None = None
     device: str = "auto"
     threads: int = 1
+    guard: dict[str, bytes] | None = None
+    guard_threshold: float | None = None
 
 
 @dataclass
@@ -88,6 +93,9 @@ class ShardAttacker:
     def __init__(self, spec: AttackSpec):
         self.device = resolve_device(spec.device)
         model = load_checkpoint_bytes(spec.model, self.device)
+        if spec.guard is not None:
+            model = Guarded(model, load_checkpoint_bytes(spec.guard, self.device),
+                            spec.guard_threshold)
         self.emotion = (load_checkpoint_bytes(spec.emotion, self.device)
                         if spec.emotion is not None else None)
         self.attack = ATTACKS[spec.method].build(

@@ -5,12 +5,14 @@ from ela.viz.animate import animate_sample, ffmpeg_available
 from ela.viz.confusion import plot_confusion
 from ela.viz.load import (
     AttackOutput,
+    CardOutput,
     RobustnessOutput,
     TrainingOutput,
     TransferOutput,
     find_outputs,
     load_attack,
     load_attacks,
+    load_card,
     load_robustness,
     load_training,
     load_transfer,
@@ -21,9 +23,10 @@ from ela.viz.robustness import plot_robustness
 from ela.viz.strip import plot_strip
 
 __all__ = [
-    "AttackOutput", "RobustnessOutput", "TrainingOutput", "TransferOutput", "animate_sample",
-    "attack_figures", "build_html", "camera_axes", "default_view", "ffmpeg_available",
-    "find_outputs", "load_attack", "load_attacks", "load_robustness", "load_training",
+    "AttackOutput", "CardOutput", "RobustnessOutput", "TrainingOutput", "TransferOutput",
+    "animate_sample", "attack_figures", "build_html", "camera_axes", "default_view",
+    "ffmpeg_available", "find_outputs", "load_attack", "load_attacks", "load_card",
+    "load_robustness", "load_training",
     "load_transfer", "plot_confusion", "plot_robustness", "plot_strip", "project",
     "sequence_points", "write_html", "write_report",
 ]

@@ -4,7 +4,8 @@ An attack folder (written by `ela.runs.attack.run_attack`) holds ``summary.json`
 ``samples.csv`` and ``adversarial.npz``; a training run folder holds ``metrics.json`` and
 ``config.json``; a transfer folder (`ela transfer`, `ela eval --adversarial`) holds
 ``transfer.json``; a robustness folder (`ela robustness`) holds ``robustness.json`` and
-``robustness.png``. `find_outputs` also accepts a folder of such folders (an experiment grid).
+``robustness.png``; a model-card folder (`ela card`) holds ``card.json`` and ``card.md``.
+`find_outputs` also accepts a folder of such folders (an experiment grid).
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ class AttackOutput:
         return f"{self.folder.name}: {s.get('method', '?')} on {s.get('model', '?')}"
 
     def class_name(self, k: int) -> str:
-        return self.classes[k] if 0 <= k < len(self.classes) else str(k)
+        """The class's name; a negative prediction is a refusal (a guard flagged it)."""
+        if k < 0:
+            return "flagged"
+        return self.classes[k] if k < len(self.classes) else str(k)
 
     def emotion_name(self, k: int) -> str:
         names = self.emotion_classes or []
@@ -131,6 +135,30 @@ class RobustnessOutput:
     @property
     def title(self) -> str:
         return f"{self.folder.name}: robustness of {len(self.result['curves'])} attack folders"
+
+
+@dataclass
+class CardOutput:
+    """A model-card folder: `card` is its card.json (`ela.runs.card`), `text` its card.md."""
+
+    folder: Path
+    card: dict[str, Any]
+    text: str
+
+    @property
+    def title(self) -> str:
+        return f"{self.folder.name}: model card of {self.card.get('run', '?')}"
+
+
+def load_card(folder: str | Path) -> CardOutput:
+    """Read a model-card folder (card.json and card.md)."""
+    folder = Path(folder)
+    card = _json(folder / "card.json")
+    if not isinstance(card.get("attacks"), list):
+        raise DataFormatError(folder / "card.json", "needs a list 'attacks'")
+    md = folder / "card.md"
+    return CardOutput(folder=folder, card=card,
+                      text=md.read_text(encoding="utf-8") if md.is_file() else "")
 
 
 def is_attack(folder: Path) -> bool:
@@ -265,7 +293,7 @@ def load_training(folder: str | Path) -> TrainingOutput:
     return TrainingOutput(folder=folder, metrics=metrics, config=config)
 
 
-Output = AttackOutput | TrainingOutput | TransferOutput | RobustnessOutput
+Output = AttackOutput | TrainingOutput | TransferOutput | RobustnessOutput | CardOutput
 
 
 def find_outputs(paths: list[str | Path], depth: int = 3) -> list[Output]:
@@ -281,8 +309,8 @@ def find_outputs(paths: list[str | Path], depth: int = 3) -> list[Output]:
         hits = _walk(p, depth)
         if not hits:
             raise ElaError(f"{p}: no attack output (summary.json + adversarial.npz), "
-                           "training run (metrics.json), transfer.json or robustness.json "
-                           f"here or {depth} levels below")
+                           "training run (metrics.json), transfer.json, robustness.json or "
+                           f"card.json here or {depth} levels below")
         found.extend(hits)
     return found
 
@@ -297,6 +325,8 @@ def _walk(folder: Path, depth: int) -> list[Output]:
         out.append(load_transfer(folder))
     if (folder / "robustness.json").is_file():
         out.append(load_robustness(folder))
+    if (folder / "card.json").is_file():
+        out.append(load_card(folder))
     if depth <= 0:
         return out
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "batches"):

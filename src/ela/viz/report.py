@@ -26,6 +26,7 @@ from ela.viz.animate import animate_sample, ffmpeg_available
 from ela.viz.confusion import plot_confusion, row_normalise
 from ela.viz.load import (
     AttackOutput,
+    CardOutput,
     Output,
     RobustnessOutput,
     TrainingOutput,
@@ -231,6 +232,12 @@ def _robustness(o: RobustnessOutput) -> str:
             f'{html.escape(r.get("note", ""))}. ∞: half or more never fooled.</p></section>')
 
 
+def _card(o: CardOutput) -> str:
+    """The model card (its Markdown, as written by `ela card`)."""
+    return (f'<section class="card"><h3>{html.escape(o.title)}</h3>'
+            f"<pre>{html.escape(o.text)}</pre></section>")
+
+
 def build_html(outputs: Sequence[Output], max_samples: int = 12,
                title: str = "ela report") -> str:
     """The report as one HTML string (inline script, styles and data; no network)."""
@@ -238,6 +245,7 @@ def build_html(outputs: Sequence[Output], max_samples: int = 12,
     trainings = [o for o in outputs if isinstance(o, TrainingOutput)]
     transfers = [o for o in outputs if isinstance(o, TransferOutput)]
     robustness = [o for o in outputs if isinstance(o, RobustnessOutput)]
+    cards = [o for o in outputs if isinstance(o, CardOutput)]
     runs = [{"title": a.title, "joints": list(a.layout.joints),
              "edges": [list(e) for e in a.layout.edges], "fps": 15,
              "samples": [_sample_json(a, int(r)) for r in sample_order(a, max_samples)]}
@@ -249,6 +257,8 @@ def build_html(outputs: Sequence[Output], max_samples: int = 12,
     if attacks:
         parts += ["<h2>Attacks</h2>", summary_table(attacks), "<h2>Samples</h2>"]
         parts += [_viewer(k, a) for k, a in enumerate(a for a in attacks if len(a))]
+    if cards:
+        parts += ["<h2>Model cards</h2>"] + [_card(o) for o in cards]
     if robustness:
         parts += ["<h2>Robustness</h2>"] + [_robustness(o) for o in robustness]
     if transfers:
