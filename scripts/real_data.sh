@@ -249,7 +249,13 @@ for step in $STEPS; do
         --out "$OUT/$R/transfer.json" > "$OUT/$R/transfer.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
-      $PY scripts/defence_table.py "$OUT/$R" --plain "$A" --detect "$G/detect/detect.json" ;;
+      for m in plain chosen guarded; do
+        run=$A; [ $m = chosen ] && run=$OUT/$R/$chosen
+        sel=(); [ $m = chosen ] && sel=(--selection "$OUT/$R/select.json")
+        $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*} "${sel[@]}" \
+          --detect "$G/detect/detect.json" --out "$OUT/$R/cards/$m" > /dev/null
+      done
+      $PY scripts/defence_table.py "$OUT/$R" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

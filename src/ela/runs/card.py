@@ -13,7 +13,8 @@ returns:
   and the attack does not fool within the budget. A minimal-change attack (ELA, C&W) gives
   it at every budget of `BUDGETS` (ΔB/B and l∞) from the change it needed per sample; a
   fixed-budget attack (PGD, MI-FGSM: an ``eps``) gives it at its own l∞ budget. A clean
-  sequence the guard flags counts as not classified right;
+  sequence the guard flags counts as not classified right. A minimal-change attack also
+  gives its median change to fool (``median_to_fool``; never fooled counts as ∞, None);
 - per attack method of a ``detect.json`` (`ela detect`), the share of successful
   adversarial sequences of the non-adaptive attack that the pooled detector flags at its
   threshold (``caught_at_threshold``) and the share of clean test sequences it flags.
@@ -28,6 +29,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ela.attacks import ATTACKS
 from ela.errors import ElaError
@@ -73,10 +76,16 @@ def _attack_row(attack: AttackOutput) -> dict[str, Any]:
         row["robust_accuracy"] = {"linf": {str(eps): part_accuracy * float(robust.mean())}}
         return row
     changes = sample_changes(attack)
+    row["median_to_fool"] = {k: _finite(np.nanmedian(changes[k])) if len(attack) else None
+                             for k in BUDGETS}
     row["robust_accuracy"] = {
         k: {str(e): part_accuracy * float((right & ~(changes[k] <= e)).mean()) for e in eps}
         for k, eps in BUDGETS.items()}
     return row
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def model_card(run: str | Path, attacks: Sequence[str | Path],
