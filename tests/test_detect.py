@@ -130,3 +130,17 @@ def test_a_test_folder_without_a_training_folder_is_refused(report, tmp_path):
     np.savez(odd / "adversarial.npz", **arrays)
     with pytest.raises(ElaError, match="one input space"):
         run_detect(train, [f"loud={odd}"], tmp_path)
+
+
+def test_held_out_pairs_share_no_clean_sequence_with_training(tmp_path):
+    """Two attacks on the same samples give each clean sequence twice; a held-out split by
+    pair would train on the clean copy it then calibrates the threshold on."""
+    from ela.runs.detect import held_out, pairs_of
+    from ela.viz.load import load_attack
+
+    folders = [load_attack(write_attack(tmp_path / m, m, 0.01, 7)) for m in ("ela", "cw")]
+    pairs = pairs_of(folders)
+    val = held_out(pairs, DetectorSettings(val_share=0.25))
+    assert 0 < val.mean() < 0.5
+    assert not set(pairs.sample[val]) & set(pairs.sample[~val])
+    assert (np.bincount(pairs.sample[val]) % 4 == 0).all()  # 2 attacks × (clean, attacked)

@@ -69,12 +69,14 @@ class Pairs:
 
     x: (2P, C, T, V, M) float32, the P clean sequences then their P attacked copies;
     lengths: (2P,); attacked: (2P,) bool; pair: (2P,) pair id (clean and attacked copy
-    share it)."""
+    share it); sample: (2P,) the dataset index of the clean sequence (folders of several
+    attacks on the same samples repeat it)."""
 
     x: np.ndarray
     lengths: np.ndarray
     attacked: np.ndarray
     pair: np.ndarray
+    sample: np.ndarray
 
     @property
     def num_attacked(self) -> int:
@@ -83,17 +85,19 @@ class Pairs:
 
 def pairs_of(outputs: list[AttackOutput]) -> Pairs:
     """The successful samples of `outputs` (folders of one input space) as `Pairs`."""
-    clean, adv, lengths = [], [], []
+    clean, adv, lengths, samples = [], [], [], []
     for out in outputs:
         ok = out.success
         clean.append(out.clean[ok])
         adv.append(out.adversarial[ok])
         lengths.append(out.lengths[ok])
+        samples.append(out.indices[ok])
     c, a, n = np.concatenate(clean), np.concatenate(adv), np.concatenate(lengths)
+    s = np.concatenate(samples)
     p = len(c)
     return Pairs(x=np.concatenate([c, a]).astype(np.float32), lengths=np.concatenate([n, n]),
                  attacked=np.r_[np.zeros(p, bool), np.ones(p, bool)],
-                 pair=np.r_[np.arange(p), np.arange(p)])
+                 pair=np.r_[np.arange(p), np.arange(p)], sample=np.r_[s, s])
 
 
 def named_folders(specs: list[str]) -> dict[str, list[AttackOutput]]:
@@ -120,11 +124,14 @@ def check_same_space(outputs: list[AttackOutput]) -> None:
 
 
 def held_out(pairs: Pairs, settings: DetectorSettings) -> np.ndarray:
-    """(2P,) bool: the pairs held out of a detector's training (best epoch, threshold)."""
+    """(2P,) bool: the pairs held out of a detector's training (best epoch, threshold),
+    chosen by sample: every attack's pair of a held-out sample is held out, so no clean
+    sequence of the held-out pairs was seen in training (a pooled detector sees each
+    sample once per attack)."""
     rng = np.random.default_rng(settings.seed)
-    ids = np.unique(pairs.pair)
+    ids = np.unique(pairs.sample)
     held = rng.choice(ids, size=int(round(settings.val_share * len(ids))), replace=False)
-    return np.isin(pairs.pair, held)
+    return np.isin(pairs.sample, held)
 
 
 def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
@@ -134,7 +141,7 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
     it and its threshold: the log-odds that flags `false_alarms` of the held-out clean
     sequences (of all training clean sequences when none is held out), also written to
     ``threshold.json`` for `ela attack --guard`."""
-    spec = {"settings": asdict(settings), "sources": sources}
+    spec = {"settings": asdict(settings), "sources": sources, "held_out": "by sample"}
     config_file = folder / "detector.json"
     val = held_out(pairs, settings)
     if config_file.exists() and read_json(config_file) == spec:
