@@ -2,8 +2,8 @@
 
 Reads the model cards ``ROOT/cards/{plain,chosen,guarded}/card.json`` (`ela card`), the
 choice ``ROOT/select.json`` (`scripts/select_defence.py`), the transfer scores
-``ROOT/transfer.json`` (`ela eval CHOSEN --adversarial` the plain model's test attacks) and
-writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
+``ROOT/transfer/transfer.json`` (`ela eval CHOSEN --adversarial` on the plain model's test
+attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
 
 1. per model (plain, the chosen defence, the plain model guarded by the pooled detector):
    clean accuracy, ELA's success and median ΔB/B to fool (× plain), C&W's median l∞ to
@@ -55,50 +55,65 @@ def pgd_budgets(rows: dict[str, dict[str, Any]]) -> list[tuple[float, dict[str, 
                   if n.startswith("pgd_"))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folder", help="the defence_msr folder of scripts/real_data.sh")
-    root = Path(p.parse_args().folder)
+def tables(root: Path) -> str:
+    """The three tables (Markdown) from the small files of a defence folder."""
     cards = {m: read(root / "cards" / m / "card.json") for m in MODELS}
     rows = {m: rows_by_name(c) for m, c in cards.items()}
     select = read(root / "select.json")
-    names = {"plain": "hcn, plain", "chosen": f"hcn, {select['chosen']} (chosen by the rule)",
-             "guarded": "hcn, plain + pooled detector (guard)"}
+    names = model_names(select)
 
     def clean(m: str) -> float:
-        if m == "guarded":  # flagged clean sequences are refused
-            return rows[m]["ela"]["clean_accuracy_guarded"]
-        return cards[m]["clean_accuracy"]
+        return rows[m]["ela"]["clean_accuracy_guarded"]  # flagged clean sequences: refused
 
     def robust_2cm(m: str) -> float:
         return rows[m]["pgd_0.02"]["robust_accuracy"]["linf"]["0.02"]
 
     base_dbb = rows["plain"]["ela"]["median_to_fool"]["bone_length_change"]
-    transfer = read(root / "transfer.json")
-    moved = {Path(c["row"]).name if "/" in str(c["row"]) else c["row"]: c["transfer_success"]
-             for c in transfer["cells"]} if transfer else {}
+    transfer = read(root / "transfer" / "transfer.json")
+    moved = [c["transfer_success"] for c in transfer["cells"]] if transfer else []
     out = ["| model | clean accuracy | ELA success | ELA median ΔB/B to fool (× plain) | "
            "C&W median l∞ to fool | robust accuracy at PGD l∞ 2 cm (× plain) | "
-           "transfer success of the plain model's ELA / C&W / PGD |",
+           "transfer success of the plain model's ELA / C&W / PGD 2 cm |",
            "|---|---|---|---|---|---|---|"]
     for m in MODELS:
         r = rows[m]
         dbb = r["ela"]["median_to_fool"]["bone_length_change"]
         linf = r["cw"]["median_to_fool"]["linf"]
-        tr = (" / ".join(pct(v) for v in moved.values()) if m == "chosen" and moved
+        tr = (" / ".join(pct(v) for v in moved) if m == "chosen" and moved
               else "white-box" if m == "plain" else "–")
         out.append(f"| {names[m]} | {pct(clean(m))} | {pct(r['ela']['success_rate'])} | "
-                   f"{pct(dbb, 2)}{times(dbb, base_dbb) if m != 'plain' else ' (1.00×)'} | "
+                   f"{pct(dbb, 2)}{times(dbb, base_dbb)} | "
                    f"{'∞' if linf is None else f'{100 * linf:.1f} cm'} | "
                    f"{pct(robust_2cm(m))}{times(robust_2cm(m), robust_2cm('plain'))} | {tr} |")
     budgets = [e for e, _ in pgd_budgets(rows["plain"])]
     out += ["", "| PGD success at l∞ (cm) | " + " | ".join(f"{100 * e:g}" for e in budgets)
             + " |", "|---" * (len(budgets) + 1) + "|"]
+    out += [f"| {names[m]} | " + " | ".join(pct(r["success_rate"])
+                                            for _, r in pgd_budgets(rows[m])) + " |"
+            for m in MODELS]
+    detect = cards["plain"].get("detection", {})
+    out += ["", "| attack | caught by the guard (non-adaptive) | clean test sequences flagged "
+            "| adaptive attack: success (fooled and not flagged) | stopped by the guard |",
+            "|---|---|---|---|---|"]
+    for method, key in (("ela", "ela"), ("cw", "cw"), ("pgd", "pgd_0.02")):
+        d, a = detect.get(method, {}), rows["guarded"][key]
+        out.append(f"| {method} | {pct(d.get('caught_at_threshold'))} | "
+                   f"{pct(d.get('false_alarms_at_threshold'))} | {pct(a['success_rate'])} | "
+                   f"{pct(1 - a['success_rate'])} |")
+    return "\n".join(out) + "\n"
+
+
+def model_names(select: dict[str, Any]) -> dict[str, str]:
+    return {"plain": "hcn, plain", "chosen": f"hcn, {select['chosen']} (chosen by the rule)",
+            "guarded": "hcn, plain + pooled detector (guard)"}
+
+
+def plot_budget(root: Path, out: Path) -> None:
+    """PGD success against its l∞ budget, one curve per model, as a PNG."""
+    names = model_names(read(root / "select.json"))
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for m in MODELS:
-        curve = pgd_budgets(rows[m])
-        out.append(f"| {names[m]} | " + " | ".join(pct(r["success_rate"]) for _, r in curve)
-                   + " |")
+        curve = pgd_budgets(rows_by_name(read(root / "cards" / m / "card.json")))
         ax.plot([100 * e for e, _ in curve], [100 * r["success_rate"] for _, r in curve],
                 marker="o", label=names[m])
     ax.set_xscale("log")
@@ -107,18 +122,17 @@ def main() -> None:
     ax.set_ylim(0, 105)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(root / "budget.png", dpi=110)
-    detect = cards["plain"].get("detection", {})
-    out += ["", "| attack | caught by the guard (non-adaptive) | clean sequences flagged | "
-            "adaptive attack: success (fooled and not flagged) | stopped |",
-            "|---|---|---|---|---|"]
-    for method, key in (("ela", "ela"), ("cw", "cw"), ("pgd", "pgd_0.02")):
-        d, a = detect.get(method, {}), rows["guarded"][key]
-        out.append(f"| {method} | {pct(d.get('caught_at_threshold'))} | "
-                   f"{pct(d.get('false_alarms_at_threshold'))} | {pct(a['success_rate'])} | "
-                   f"{pct(1 - a['success_rate'])} |")
-    text = "\n".join(out) + "\n"
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", help="the defence_msr folder of scripts/real_data.sh")
+    root = Path(p.parse_args().folder)
+    text = tables(root)
     atomic_write_bytes(root / "table.md", text.encode("utf-8"))
+    plot_budget(root, root / "budget.png")
     print(text, end="")
 
 

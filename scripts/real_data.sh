@@ -246,7 +246,7 @@ for step in $STEPS; do
       done
       wait
       $ELA eval "$OUT/$R/$chosen" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
-        --out "$OUT/$R/transfer.json" > "$OUT/$R/transfer.log"
+        --out "$OUT/$R/transfer" > "$OUT/$R/transfer.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
       for m in plain chosen guarded; do

@@ -157,3 +157,22 @@ def test_cli_adversarial_run_records_its_settings_and_validates_on_held_out_subj
     subjects = np.array(read(path).meta("subject"))
     parts = {k: set(subjects[split[k]].tolist()) for k in ("train", "val", "test")}
     assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"]
+
+
+def test_recommended_defence_is_the_one_the_rule_chose_and_trains_with_every_setting(tmp_path):
+    from pathlib import Path
+
+    from ela.training.adversarial import RECOMMENDED
+
+    chosen = json.loads((Path(__file__).parents[1] / "docs" / "results" / "defence_msr"
+                         / "select.json").read_text())["chosen_config"]
+    assert {k: chosen[k] for k in RECOMMENDED} == RECOMMENDED
+    data = demo_dataset(n_per_class=3, frames=16, actions=("walk", "wave"), seed=4)
+    path = tmp_path / "demo.npz"
+    write_npz(data, path)
+    out = tmp_path / "rec"
+    assert main(["train", "--model", "hcn", "--data", str(path), "--label", "action",
+                 "--out", str(out), "--frames", "16", "--epochs", "1", "--cfg", "width=0.25",
+                 "--adversarial", "recommended", "--adv-steps", "1"]) == 0
+    config = json.loads((out / "config.json").read_text())["train_config"]
+    assert {k: config[k] for k in RECOMMENDED} == {**RECOMMENDED, "adv_steps": 1}

@@ -49,10 +49,22 @@ def _check_train_args(args: argparse.Namespace) -> None:
             raise ElaError(f"{flag}: {err}") from None
 
 
+def _recommended(args: argparse.Namespace) -> None:
+    """``--adversarial recommended``: the chosen defence's settings, where no flag sets one."""
+    from ela.training.adversarial import RECOMMENDED
+
+    if args.adversarial != "recommended":
+        return
+    for key, value in RECOMMENDED.items():
+        if key == "adversarial" or getattr(args, key) is None:
+            setattr(args, key, value)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ela.training.run import run_training
 
     _check_train_args(args)
+    _recommended(args)
     config = TrainConfig.overridden(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, weight_decay=args.weight_decay, schedule=args.schedule,
@@ -170,12 +182,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--monitor", default=None, choices=["accuracy", "uar", "loss"],
                        help="validation score that picks the best epoch (default "
                             f"{TRAIN_DEFAULTS.monitor})")
-    train.add_argument("--adversarial", default=None, choices=["pgd", "trades", "rotation"],
+    train.add_argument("--adversarial", default=None,
+                       choices=["pgd", "trades", "rotation", "recommended"],
                        help="adversarial training: pgd (Madry: train on attacked batches) or "
                             "trades (clean loss + β·KL to the attacked batch), attacks in an "
                             "l∞ ball of --adv-eps metres with a bone-length penalty; rotation: "
                             "train on batches whose bones turn smoothly, at most --adv-angle "
-                            "degrees, lengths kept")
+                            "degrees, lengths kept; recommended: the defence chosen for MSR "
+                            "hcn (docs/robustness.md#defences), every setting included")
     train.add_argument("--adv-eps", type=float, default=None,
                        help=f"l∞ budget of the training attack in metres (default "
                             f"{TRAIN_DEFAULTS.adv_eps:g})")

@@ -35,6 +35,7 @@ costs ``adv_steps`` extra forward + backward passes (TRADES one more forward):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,13 @@ from ela.skeleton.features import bone_lengths, valid_mask
 
 METHODS = ("pgd", "trades", "rotation")
 ROTATION_COMPONENTS = 3
+
+RECOMMENDED: dict[str, Any] = {"adversarial": "pgd", "adv_eps": 0.02, "adv_steps": 3,
+                               "adv_bone_weight": 10.0}
+"""The defence `ela train --adversarial recommended` trains: the one `scripts/select_defence.py`
+chose for MSR hcn among PGD and TRADES at 2 cm and rotation at 10° and 20° (3 steps each) by
+its rule, fixed before training, on 96 training-part samples (docs/robustness.md#defences,
+docs/results/defence_msr/select.json). TrainConfig fields; flags given beside it win."""
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None],
                      tuple[torch.Tensor, torch.Tensor]]
