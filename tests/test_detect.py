@@ -83,7 +83,7 @@ def report(tmp_path_factory):
              f"quiet={write_attack(tmp / 'train_quiet', 'ela', 1e-5, 2)}"]
     test = [f"loud={write_attack(tmp / 'test_loud', 'cw', 0.05, 3)}",
             f"quiet={write_attack(tmp / 'test_quiet', 'ela', 1e-5, 4)}"]
-    settings = DetectorSettings(epochs=30, bootstrap=200, device="cpu")
+    settings = DetectorSettings(epochs=30, bootstrap=200, device="cpu", restarts=1)
     return tmp, run_detect(train, test, tmp / "out", settings), train, test
 
 
@@ -108,7 +108,7 @@ def test_cli_prints_the_table_and_reuses_trained_detectors(report, capsys):
     detector = tmp / "out" / "detectors" / "loud" / "model.safetensors"
     before = detector.stat().st_mtime_ns
     assert main(["detect", "--train", *train, "--test", *test, "--out", str(tmp / "out"),
-                 "--epochs", "30", "--bootstrap", "200",
+                 "--epochs", "30", "--bootstrap", "200", "--restarts", "1",
                  "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "| loud |" in out and "| quiet |" in out and "detect.json" in out

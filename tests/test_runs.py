@@ -197,8 +197,13 @@ def test_an_adaptive_attack_passes_the_guard_and_a_card_says_so(action_run, demo
         assert main(["attack", *common, "--part", part, "--out", str(tmp_path / part)]) == 0
     assert main(["detect", "--train", str(tmp_path / "train"), "--test", str(tmp_path / "test"),
                  "--out", str(tmp_path / "detect"), "--epochs", "3", "--bootstrap", "20",
+                 "--restarts", "2",
                  "--device", "cpu"]) == 0
     guard = tmp_path / "detect" / "detectors" / "pgd"
+    tries = json.loads((guard / "restarts.json").read_text())
+    assert [t["seed"] for t in tries] == [0, 1]  # two trainings, the one kept is the best
+    kept = json.loads((guard / "history.json").read_text())
+    assert min(r["val_loss"] for r in kept) == pytest.approx(min(t["loss"] for t in tries))
     threshold = guard_threshold(guard)
     report = json.loads((tmp_path / "detect" / "detect.json").read_text())["methods"]["pgd"]
     assert report["threshold"] == pytest.approx(threshold)

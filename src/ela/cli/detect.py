@@ -13,8 +13,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     at_least(args.epochs, 1, "--epochs")
     at_least(args.bootstrap, 1, "--bootstrap")
+    at_least(args.restarts, 1, "--restarts")
     settings = DetectorSettings(model=args.model, cfg=parse_cfg(args.cfg), epochs=args.epochs,
-                                seed=args.seed, bootstrap=args.bootstrap, device=args.device)
+                                seed=args.seed, bootstrap=args.bootstrap, device=args.device,
+                                restarts=args.restarts)
     report = run_detect(args.train, args.test, args.out, settings)
     print(markdown(report))
     print(f"wrote {Path(args.out) / 'detect.json'}")
@@ -35,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--model", default="hcn", help="detector backbone (default hcn)")
     det.add_argument("--cfg", nargs="*", metavar="KEY=VALUE", help="backbone options")
     det.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    det.add_argument("--restarts", type=int, default=3,
+                     help="trainings per detector (seeds seed, seed + 1, ...); the one with "
+                          "the lowest loss on held-out training samples is kept (default 3)")
     det.add_argument("--bootstrap", type=int, default=1000,
                      help="bootstrap resamples of the AUC interval (default 1000)")
     det.add_argument("--seed", type=int, default=0,

@@ -47,7 +47,8 @@ THRESHOLD_FILE = "threshold.json"
 @dataclass
 class DetectorSettings:
     """How each detector is trained. model/cfg: backbone (`ela models`) and its options;
-    val_share: share of the training pairs held out to choose the best epoch (by loss);
+    val_share: share of the training samples held out to choose the best epoch and the
+    best of `restarts` trainings (by loss) and to set the threshold;
     bootstrap: resamples of the interval; false_alarms: the clean share flagged for
     ``caught_at_5pct``."""
 
@@ -58,6 +59,7 @@ class DetectorSettings:
     lr: float = 1e-3
     seed: int = 0
     val_share: float = 0.2
+    restarts: int = 3
     bootstrap: int = 1000
     false_alarms: float = 0.05
     device: str = "auto"
@@ -161,23 +163,37 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
 
 def _fit(pairs: Pairs, val: np.ndarray, layout: str, settings: DetectorSettings,
          folder: Path) -> torch.nn.Module:
-    loop.seed_everything(settings.seed)
+    """Train `settings.restarts` detectors (seeds seed, seed + 1, ...) and keep the one
+    with the lowest held-out loss (training loss without held-out pairs): a detector
+    sometimes never leaves chance from its first steps, and only the training part decides."""
 
     def dataset(rows: np.ndarray) -> TensorDataset:
         return TensorDataset(torch.from_numpy(pairs.x[rows]),
                              torch.from_numpy(pairs.attacked[rows].astype(np.int64)),
                              torch.from_numpy(pairs.lengths[rows]))
 
-    model = create_model(settings.model, layout, num_classes=2,
-                         in_channels=pairs.x.shape[1], **settings.cfg)
-    cfg = loop.TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                           seed=settings.seed, device=settings.device, monitor="loss")
-    result = loop.train(model, dataset(np.flatnonzero(~val)),
-                        dataset(np.flatnonzero(val)) if val.any() else None, cfg,
-                        progress=False, class_names=CLASSES)
+    train_ds = dataset(np.flatnonzero(~val))
+    val_ds = dataset(np.flatnonzero(val)) if val.any() else None
+    best: tuple[float, torch.nn.Module, list[dict[str, Any]]] | None = None
+    tries = []
+    for seed in range(settings.seed, settings.seed + settings.restarts):
+        loop.seed_everything(seed)
+        model = create_model(settings.model, layout, num_classes=2,
+                             in_channels=pairs.x.shape[1], **settings.cfg)
+        cfg = loop.TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
+                               lr=settings.lr, seed=seed, device=settings.device,
+                               monitor="loss")
+        result = loop.train(model, train_ds, val_ds, cfg, progress=False, class_names=CLASSES)
+        row = result.history[result.best_epoch - 1]
+        loss = float(row["val_loss"] if val_ds is not None else row["loss"])
+        tries.append({"seed": seed, "loss": loss, "best_epoch": result.best_epoch})
+        if best is None or loss < best[0]:
+            best = (loss, model, result.history)
+    _, model, history = best
     save_checkpoint(model, folder, extra={"classes": CLASSES, "label": "attacked",
                                           "frames": int(pairs.x.shape[2])})
-    atomic_write_json(folder / "history.json", result.history)
+    atomic_write_json(folder / "history.json", history)
+    atomic_write_json(folder / "restarts.json", tries)
     return model
 
 
@@ -247,6 +263,14 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
         return [str(o.folder.resolve()) for o in outs]
 
     report: dict[str, Any] = {"settings": asdict(settings), "methods": {}, POOLED: {}}
+    pooled_train = pairs_of([o for outs in train_sets.values() for o in outs])
+    folder = out / "detectors" / POOLED  # first: the guard of `ela attack --guard`
+    model, threshold = train_detector(pooled_train, layout, settings, folder,
+                                      sources([o for outs in train_sets.values() for o in outs]))
+    everything = pairs_of([o for outs in test_sets.values() for o in outs])
+    for name, test in {**test_pairs, "all": everything}.items():
+        report[POOLED][name] = {**score(model, threshold, test, settings),
+                                "n_train": pooled_train.num_attacked, "detector": str(folder)}
     for name, test in test_pairs.items():
         folder = out / "detectors" / name
         model, threshold = train_detector(train_pairs[name], layout, settings, folder,
@@ -254,14 +278,6 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
         report["methods"][name] = {**score(model, threshold, test, settings),
                                    "n_train": train_pairs[name].num_attacked,
                                    "detector": str(folder)}
-    pooled_train = pairs_of([o for outs in train_sets.values() for o in outs])
-    folder = out / "detectors" / POOLED
-    model, threshold = train_detector(pooled_train, layout, settings, folder,
-                                      sources([o for outs in train_sets.values() for o in outs]))
-    everything = pairs_of([o for outs in test_sets.values() for o in outs])
-    for name, test in {**test_pairs, "all": everything}.items():
-        report[POOLED][name] = {**score(model, threshold, test, settings),
-                                "n_train": pooled_train.num_attacked, "detector": str(folder)}
     atomic_write_json(out / "detect.json", report)
     return report
 
