@@ -228,7 +228,7 @@ for step in $STEPS; do
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
           attack $R/test/$m/ela $run $T --method ela
           attack $R/test/$m/cw $run $T --method cw
-          for e in 0.005 0.01 0.02 0.04 0.08 0.16; do
+          for e in 0.005 0.01 0.02 0.04 0.08 0.16 0.32; do
             attack $R/test/$m/pgd_\$e $run $T --method pgd --cfg eps=\$e steps=50
           done"
       done
@@ -240,7 +240,7 @@ for step in $STEPS; do
       for m in ela cw; do
         bg attack $R/test/guarded/$m $A $T --method $m --guard "$G/detect/detectors/pooled"
       done
-      for e in 0.005 0.01 0.02 0.04 0.08 0.16; do
+      for e in 0.005 0.01 0.02 0.04 0.08 0.16 0.32; do
         bg attack $R/test/guarded/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
           --guard "$G/detect/detectors/pooled"
       done

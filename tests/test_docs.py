@@ -142,6 +142,20 @@ def copy_results(tmp_path: Path) -> Path:
     return results
 
 
+def test_defence_tables_are_what_the_cards_give():
+    """docs/robustness.md shows the defence choice and tables as the scripts write them from
+    the committed files of docs/results/defence_msr (select.json, cards, transfer)."""
+    folder = DOCS / "results" / "defence_msr"
+    page = (DOCS / "robustness.md").read_text(encoding="utf-8")
+    table = (folder / "table.md").read_text(encoding="utf-8")
+    assert script("defence_table").tables(folder) == table
+    select = json.loads((folder / "select.json").read_text(encoding="utf-8"))
+    assert script("select_defence").markdown(select) == \
+        (folder / "select.md").read_text(encoding="utf-8")
+    for part in (table, (folder / "select.md").read_text(encoding="utf-8")):
+        assert part in page, "docs/robustness.md lost a defence table; paste it again"
+
+
 def test_results_check_fails_when_a_summary_number_changes(tmp_path: Path):
     results = copy_results(tmp_path)
     path = results / "demo" / "attack_ela" / "summary.json"

@@ -143,7 +143,9 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
     it and its threshold: the log-odds that flags `false_alarms` of the held-out clean
     sequences (of all training clean sequences when none is held out), also written to
     ``threshold.json`` for `ela attack --guard`."""
-    spec = {"settings": asdict(settings), "sources": sources, "held_out": "by sample"}
+    spec = {"settings": {**asdict(settings),  # "auto" as what it means here
+                         "device": str(loop.resolve_device(settings.device))},
+            "sources": sources, "held_out": "by sample"}
     config_file = folder / "detector.json"
     val = held_out(pairs, settings)
     if config_file.exists() and read_json(config_file) == spec:
