@@ -51,13 +51,20 @@ def trained(demo, tmp_path_factory) -> Path:
     return run
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as a terminal delivers it: a test run started in the background of a shell
+    without job control inherits SIGINT ignored, and Python then keeps ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_when(args: list[str], ready: Path, timeout: float = 600.0,
               sig: int = signal.SIGKILL) -> tuple[int, str]:
     """Start `ela args` in a subprocess and send it `sig` (SIGKILL by default) as soon as
     `ready` exists; (return code, stderr) of the process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ela.cli", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + timeout
     try:
         while not ready.exists():
