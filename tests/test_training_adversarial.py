@@ -39,7 +39,7 @@ def test_perturbation_stays_in_the_ball_and_off_padding():
     torch.manual_seed(0)
     model = create_model("hcn", layout, 2, width=0.25).eval()
     y = torch.zeros(len(x), dtype=torch.long)
-    adv = perturb(model, x, lengths, lambda a: F.cross_entropy(model(a), y, reduction="sum"),
+    adv = perturb(x, lengths, lambda a: F.cross_entropy(model(a), y, reduction="sum"),
                   layout, eps=0.01, steps=3, bone_weight=0.0)
     assert (adv - x).abs().max() <= 0.01 + 1e-7
     assert (adv - x).abs().max() > 0.005  # it moved
@@ -55,7 +55,7 @@ def test_bone_penalty_keeps_limbs_their_length():
     changes = []
     for weight in (0.0, 1000.0):
         torch.manual_seed(0)
-        adv = perturb(model, x, lengths,
+        adv = perturb(x, lengths,
                       lambda a: F.cross_entropy(model(a), y, reduction="sum"), layout,
                       eps=0.02, steps=5, bone_weight=weight)
         changes.append(float(bone_change(adv, x, layout, mask).mean()))
@@ -85,7 +85,7 @@ def test_rotation_attack_stays_within_its_angle_keeps_lengths_and_padding():
     torch.manual_seed(0)
     model = create_model("hcn", layout, 2, width=0.25).eval()
     y = torch.zeros(len(x), dtype=torch.long)
-    adv = rotation_perturb(model, x, lengths,
+    adv = rotation_perturb(x, lengths,
                            lambda a: F.cross_entropy(model(a), y, reduction="sum"), layout,
                            angle=10.0, steps=3)
     assert torch.equal(adv[:, :, -4:], x[:, :, -4:])
@@ -96,7 +96,7 @@ def test_rotation_attack_stays_within_its_angle_keeps_lengths_and_padding():
     turned = turned[valid.expand_as(turned)]  # padding: zero vectors, no angle
     assert 0.01 < float(turned.max()) <= np.radians(10.0) * np.sqrt(3) + 1e-5
     with pytest.raises(ElaError, match="turns bones in 3D"):
-        rotation_perturb(model, x[:, :2], lengths, lambda a: a.sum(), layout, 10.0, 1)
+        rotation_perturb(x[:, :2], lengths, lambda a: a.sum(), layout, 10.0, 1)
 
 
 @pytest.mark.parametrize("method", ["pgd", "trades", "rotation"])

@@ -35,7 +35,7 @@ import numpy as np
 from ela.attacks import ATTACKS
 from ela.errors import ElaError
 from ela.files import atomic_write_bytes, atomic_write_json
-from ela.runs.robustness import sample_changes
+from ela.runs.robustness import finite_or_none, sample_changes
 from ela.training.checkpoint import read_json
 from ela.viz.load import AttackOutput, load_attack
 
@@ -57,10 +57,10 @@ def _attack_row(attack: AttackOutput) -> dict[str, Any]:
     s = attack.summary
     method = str(s.get("method"))
     correct, candidates = s.get("correct"), s.get("candidates")
-    part_accuracy = correct / candidates if correct is not None and candidates else None
-    if part_accuracy is None:
+    if correct is None or not candidates:
         raise ElaError(f"{attack.folder}: its summary.json records no 'correct' of "
                        "'candidates'; attack it again with this version")
+    part_accuracy = correct / candidates
     right = attack.clean_pred == attack.labels  # a flagged clean sequence is not right
     row: dict[str, Any] = {
         "folder": str(attack.folder), "method": method,
@@ -76,16 +76,12 @@ def _attack_row(attack: AttackOutput) -> dict[str, Any]:
         row["robust_accuracy"] = {"linf": {str(eps): part_accuracy * float(robust.mean())}}
         return row
     changes = sample_changes(attack)
-    row["median_to_fool"] = {k: _finite(np.nanmedian(changes[k])) if len(attack) else None
+    row["median_to_fool"] = {k: finite_or_none(np.nanmedian(changes[k])) if len(attack) else None
                              for k in BUDGETS}
     row["robust_accuracy"] = {
         k: {str(e): part_accuracy * float((right & ~(changes[k] <= e)).mean()) for e in eps}
         for k, eps in BUDGETS.items()}
     return row
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
 
 
 def model_card(run: str | Path, attacks: Sequence[str | Path],

@@ -87,7 +87,8 @@ def nice_grid(top: float, count: int = 6) -> list[float]:
     return [round(k * step, 12) for k in range(math.ceil(top / step * (1 - 1e-6)) + 1)]
 
 
-def _finite(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """`value` as a float, None where it is not finite (JSON has no ∞)."""
     return float(value) if math.isfinite(value) else None
 
 
@@ -107,7 +108,7 @@ def _curve(attack: AttackOutput) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         "fooled": float(attack.success.mean()),
         "clean_accuracy": correct / candidates if correct is not None and candidates else None,
         "n": {k: len(v) for k, v in changes.items()},
-        "median": {k: _finite(np.median(v)) if len(v) else None for k, v in changes.items()},
+        "median": {k: finite_or_none(np.median(v)) if len(v) else None for k, v in changes.items()},
         "changes": {k: np.sort(v[np.isfinite(v)]).tolist() for k, v in changes.items()},
     }, changes
 
@@ -128,10 +129,11 @@ def robustness_curves(attack_paths: Sequence[str | Path]) -> dict[str, Any]:
                             default=0.0))
         accs = [robust_accuracy(changes[k], eps) for _, changes in found]
         table[k] = {"eps": eps,
-                    "robust_accuracy": [[_finite(a) for a in acc] for acc in accs],
+                    "robust_accuracy": [[finite_or_none(a) for a in acc] for acc in accs],
                     "robust_accuracy_of_all": [
-                        [None if c["clean_accuracy"] is None else _finite(c["clean_accuracy"] * a)
-                         for a in acc] for (c, _), acc in zip(found, accs, strict=True)]}
+                        [None if c["clean_accuracy"] is None
+                         else finite_or_none(c["clean_accuracy"] * a) for a in acc]
+                        for (c, _), acc in zip(found, accs, strict=True)]}
     return {"note": NOTE, "denominator": DENOMINATOR,
             "measures": {k: {"label": lab, "scale": sc, "unit": u}
                          for k, (lab, sc, u) in MEASURES.items()},

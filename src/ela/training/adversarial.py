@@ -77,7 +77,7 @@ def kl_to(log_p: torch.Tensor, logits: torch.Tensor, reduction: str) -> torch.Te
     return F.kl_div(F.log_softmax(logits, dim=1), log_p, reduction=reduction, log_target=True)
 
 
-def perturb(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
+def perturb(x: torch.Tensor, lengths: torch.Tensor | None,
             inner: Callable[[torch.Tensor], torch.Tensor], layout: Layout, eps: float,
             steps: int, bone_weight: float) -> torch.Tensor:
     """The attacked batch x' (N, C, T, V, M): `steps` sign-gradient ascent steps of
@@ -137,7 +137,7 @@ def rotate_bones(x: torch.Tensor, layout: Layout, turns: torch.Tensor) -> torch.
     return torch.stack(joints, dim=3)
 
 
-def rotation_perturb(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
+def rotation_perturb(x: torch.Tensor, lengths: torch.Tensor | None,
                      inner: Callable[[torch.Tensor], torch.Tensor], layout: Layout,
                      angle: float, steps: int) -> torch.Tensor:
     """The attacked batch x' (N, 3, T, V, M) of the ``rotation`` method (module doc):
@@ -194,9 +194,9 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
             def inner(x_adv: torch.Tensor) -> torch.Tensor:
                 return kl_to(clean_log_p, model(x_adv), "sum")
         if method == "rotation":
-            x_adv = rotation_perturb(model, x, lengths, inner, layout, angle, steps)
+            x_adv = rotation_perturb(x, lengths, inner, layout, angle, steps)
         else:
-            x_adv = perturb(model, x, lengths, inner, layout, eps, steps, bone_weight)
+            x_adv = perturb(x, lengths, inner, layout, eps, steps, bone_weight)
         model.train()
         if method in ("pgd", "rotation"):
             logits = model(x_adv)
