@@ -1,16 +1,18 @@
 """The defence tables of docs/robustness.md from a `scripts/real_data.sh defence-msr` folder.
 
-Reads the model cards ``ROOT/cards/{plain,chosen,guarded}/card.json`` (`ela card`), the
-choice ``ROOT/select.json`` (`scripts/select_defence.py`), the transfer scores
+Reads the model cards ``ROOT/cards/MODEL/card.json`` (`ela card`; MODEL in `MODELS`, those
+present), the choice ``ROOT/select.json`` (`scripts/select_defence.py`), the transfer scores
 ``ROOT/transfer/transfer.json`` (`ela eval CHOSEN --adversarial` on the plain model's test
 attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
 
-1. per model (plain, the chosen defence, the plain model guarded by the pooled detector):
-   clean accuracy, ELA's success and median ΔB/B to fool (× plain), C&W's median l∞ to
-   fool, robust accuracy at PGD l∞ 2 cm (× plain), transfer success of the plain model's
-   attacks; every attack is white-box on what it attacks (the guard included: adaptive);
-2. budget curves: PGD success among the attacked samples at each l∞ budget, per model (a
-   defence that masks gradients would stay below 100 % as the budget grows);
+1. per model (hcn plain, the chosen defence, the plain model guarded by the pooled
+   detector; sgn plain and with the recommended defence): clean accuracy, ELA's success and
+   median ΔB/B to fool (× its plain model), C&W's median l∞ to fool, robust accuracy at l∞
+   2 cm under PGD and APGD (× plain), transfer success of the plain model's attacks; every
+   attack is white-box on what it attacks (the guard included: adaptive);
+2. budget curves: PGD (50 fixed steps of ε/4) and APGD (100 steps, adaptive step size)
+   success among the attacked samples at each l∞ budget, per model (a defence that masks
+   gradients would stay below 100 % as the budget grows);
 3. detection: the pooled detector's catch rate at its threshold on the non-adaptive test
    attacks, against the share of attacked samples the adaptive attack does not get past.
 
@@ -31,7 +33,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ela.files import atomic_write_bytes  # noqa: E402
 
-MODELS = ("plain", "chosen", "guarded")
+MODELS = ("plain", "chosen", "guarded", "sgn_plain", "sgn_chosen")
+"""Card folders, in table order; a model's "× plain" is against the plain model of its
+architecture (the sgn_ ones against sgn_plain)."""
+CURVES = ("pgd", "apgd")
 
 
 def read(path: Path) -> Any:
@@ -50,47 +55,55 @@ def rows_by_name(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {Path(a["folder"]).name: a for a in card["attacks"]}
 
 
-def pgd_budgets(rows: dict[str, dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
-    return sorted((float(n.removeprefix("pgd_")), r) for n, r in rows.items()
-                  if n.startswith("pgd_"))
+def budgets(rows: dict[str, dict[str, Any]],
+            method: str = "pgd") -> list[tuple[float, dict[str, Any]]]:
+    """(ε in metres, card row) of the `method`_ε attack folders, by ε."""
+    return sorted((float(n.removeprefix(f"{method}_")), r) for n, r in rows.items()
+                  if n.startswith(f"{method}_"))
+
+
+def plain_of(model: str) -> str:
+    return "sgn_plain" if model.startswith("sgn_") else "plain"
 
 
 def tables(root: Path) -> str:
     """The three tables (Markdown) from the small files of a defence folder."""
-    cards = {m: read(root / "cards" / m / "card.json") for m in MODELS}
+    cards = {m: c for m in MODELS if (c := read(root / "cards" / m / "card.json"))}
     rows = {m: rows_by_name(c) for m, c in cards.items()}
-    select = read(root / "select.json")
-    names = model_names(select)
+    names = model_names(read(root / "select.json"))
 
     def clean(m: str) -> float:
         return rows[m]["ela"]["clean_accuracy_guarded"]  # flagged clean sequences: refused
 
-    def robust_2cm(m: str) -> float:
-        return rows[m]["pgd_0.02"]["robust_accuracy"]["linf"]["0.02"]
+    def robust_2cm(m: str, method: str) -> float | None:
+        row = rows[m].get(f"{method}_0.02")
+        return None if row is None else row["robust_accuracy"]["linf"]["0.02"]
 
-    base_dbb = rows["plain"]["ela"]["median_to_fool"]["bone_length_change"]
+    def dbb(m: str) -> float | None:
+        return rows[m]["ela"]["median_to_fool"]["bone_length_change"]
+
     transfer = read(root / "transfer" / "transfer.json")
     moved = [c["transfer_success"] for c in transfer["cells"]] if transfer else []
     out = ["| model | clean accuracy | ELA success | ELA median ΔB/B to fool (× plain) | "
-           "C&W median l∞ to fool | robust accuracy at PGD l∞ 2 cm (× plain) | "
+           "C&W median l∞ to fool | robust accuracy at l∞ 2 cm, PGD / APGD (× plain) | "
            "transfer success of the plain model's ELA / C&W / PGD 2 cm |",
            "|---|---|---|---|---|---|---|"]
-    for m in MODELS:
-        r = rows[m]
-        dbb = r["ela"]["median_to_fool"]["bone_length_change"]
+    for m, r in rows.items():
+        base = plain_of(m)
         linf = r["cw"]["median_to_fool"]["linf"]
+        robust = " / ".join(f"{pct(robust_2cm(m, a))}{times(robust_2cm(m, a), robust_2cm(base, a))}"
+                            for a in CURVES)
         tr = (" / ".join(pct(v) for v in moved) if m == "chosen" and moved
-              else "white-box" if m == "plain" else "–")
+              else "white-box" if m == base else "–")
         out.append(f"| {names[m]} | {pct(clean(m))} | {pct(r['ela']['success_rate'])} | "
-                   f"{pct(dbb, 2)}{times(dbb, base_dbb)} | "
-                   f"{'∞' if linf is None else f'{100 * linf:.1f} cm'} | "
-                   f"{pct(robust_2cm(m))}{times(robust_2cm(m), robust_2cm('plain'))} | {tr} |")
-    budgets = [e for e, _ in pgd_budgets(rows["plain"])]
-    out += ["", "| PGD success at l∞ (cm) | " + " | ".join(f"{100 * e:g}" for e in budgets)
-            + " |", "|---" * (len(budgets) + 1) + "|"]
-    out += [f"| {names[m]} | " + " | ".join(pct(r["success_rate"])
-                                            for _, r in pgd_budgets(rows[m])) + " |"
-            for m in MODELS]
+                   f"{pct(dbb(m), 2)}{times(dbb(m), dbb(base))} | "
+                   f"{'∞' if linf is None else f'{100 * linf:.1f} cm'} | {robust} | {tr} |")
+    eps = [e for e, _ in budgets(rows["plain"])]
+    out += ["", "| success at l∞ (cm) | " + " | ".join(f"{100 * e:g}" for e in eps) + " |",
+            "|---" * (len(eps) + 1) + "|"]
+    out += [f"| {names[m]}, {method.upper()} | "
+            + " | ".join(pct(r["success_rate"]) for _, r in budgets(rows[m], method)) + " |"
+            for m in rows for method in CURVES if budgets(rows[m], method)]
     detect = cards["plain"].get("detection", {})
     out += ["", "| attack | caught by the guard (non-adaptive) | clean test sequences flagged "
             "| adaptive attack: success (fooled and not flagged) | stopped by the guard |",
@@ -105,22 +118,28 @@ def tables(root: Path) -> str:
 
 def model_names(select: dict[str, Any]) -> dict[str, str]:
     return {"plain": "hcn, plain", "chosen": f"hcn, {select['chosen']} (chosen by the rule)",
-            "guarded": "hcn, plain + pooled detector (guard)"}
+            "guarded": "hcn, plain + pooled detector (guard)", "sgn_plain": "sgn, plain",
+            "sgn_chosen": "sgn, `--adversarial recommended` (hcn's choice)"}
 
 
 def plot_budget(root: Path, out: Path) -> None:
-    """PGD success against its l∞ budget, one curve per model, as a PNG."""
+    """PGD (dashed) and APGD (solid) success against the l∞ budget, per model, as a PNG."""
     names = model_names(read(root / "select.json"))
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for m in MODELS:
-        curve = pgd_budgets(rows_by_name(read(root / "cards" / m / "card.json")))
-        ax.plot([100 * e for e, _ in curve], [100 * r["success_rate"] for _, r in curve],
-                marker="o", label=names[m])
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, m in enumerate(MODELS):
+        card = read(root / "cards" / m / "card.json")
+        if card is None:
+            continue
+        for method, style in zip(CURVES, ("--", "-"), strict=True):
+            curve = budgets(rows_by_name(card), method)
+            if curve:
+                ax.plot([100 * e for e, _ in curve], [100 * r["success_rate"] for _, r in curve],
+                        style, marker="o", color=f"C{i}", label=f"{names[m]}, {method.upper()}")
     ax.set_xscale("log")
-    ax.set_xlabel("PGD budget l∞ (cm, 50 steps)")
+    ax.set_xlabel("budget l∞ (cm); PGD 50 steps, APGD 100 steps")
     ax.set_ylabel("success among attacked (%)")
     ax.set_ylim(0, 105)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

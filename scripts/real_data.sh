@@ -200,9 +200,13 @@ for step in $STEPS; do
       # PGD and TRADES (β 1) at l∞ 2 cm, bone rotation at 10° and 20°. Each and the plain
       # msr_hcn are judged on 96 TRAINING-part samples (ELA defaults; PGD 2 cm), the rule
       # of scripts/select_defence.py picks one; only then is the test part attacked: plain
-      # and chosen, ELA / C&W / PGD, PGD budget curves, transfer from the plain model, and
-      # the plain model guarded by detect-msr's pooled detector under adaptive attacks.
-      R=defence_msr; A="$OUT/msr_hcn"
+      # and chosen, ELA / C&W / PGD, PGD and APGD budget curves, transfer from the plain
+      # model, and the plain model guarded by detect-msr's pooled detector under adaptive
+      # attacks. sgn: the README's msr_sgn and `--adversarial recommended` (the rule's
+      # choice on hcn, not chosen again on sgn), attacked the same way.
+      R=defence_msr; A="$OUT/msr_hcn"; S="$OUT/msr_sgn"
+      EPS="0.005 0.01 0.02 0.04 0.08 0.16 0.32"
+      [ -f "$S/metrics.json" ] || { echo "defence-msr needs the msr step's $S" >&2; exit 2; }
       M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
       M="$M --model hcn --epochs 120 --adv-steps 3"
       bg train $R/hcn_pgd_e2 $M --adversarial pgd --adv-eps 0.02
@@ -222,14 +226,18 @@ for step in $STEPS; do
       $PY scripts/select_defence.py "$OUT/$R" --plain "$A"
       chosen=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
         "$OUT/$R/select.json")
+      train $R/sgn_recommended --data "$DATA/msr_action3d" --format msr --label action \
+        --augment rotate:15 --model sgn --frames 20 --epochs 80 --adversarial recommended
       T="$D --samples ${SAMPLES:-32}"
-      for m in plain chosen; do
-        run=$OUT/$R/$chosen; [ $m = plain ] && run=$A
+      for m in plain chosen sgn_plain sgn_chosen; do
+        case $m in plain) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
+          sgn_chosen) run=$OUT/$R/sgn_recommended ;; esac
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
           attack $R/test/$m/ela $run $T --method ela
           attack $R/test/$m/cw $run $T --method cw
-          for e in 0.005 0.01 0.02 0.04 0.08 0.16 0.32; do
+          for e in $EPS; do
             attack $R/test/$m/pgd_\$e $run $T --method pgd --cfg eps=\$e steps=50
+            attack $R/test/$m/apgd_\$e $run $T --method apgd --cfg eps=\$e steps=100
           done"
       done
       wait
@@ -240,8 +248,10 @@ for step in $STEPS; do
       for m in ela cw; do
         bg attack $R/test/guarded/$m $A $T --method $m --guard "$G/detect/detectors/pooled"
       done
-      for e in 0.005 0.01 0.02 0.04 0.08 0.16 0.32; do
+      for e in $EPS; do
         bg attack $R/test/guarded/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
+          --guard "$G/detect/detectors/pooled"
+        bg attack $R/test/guarded/apgd_$e $A $T --method apgd --cfg eps=$e steps=100 \
           --guard "$G/detect/detectors/pooled"
       done
       wait
@@ -249,11 +259,13 @@ for step in $STEPS; do
         --out "$OUT/$R/transfer" > "$OUT/$R/transfer.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
-      for m in plain chosen guarded; do
-        run=$A; [ $m = chosen ] && run=$OUT/$R/$chosen
-        sel=(); [ $m = chosen ] && sel=(--selection "$OUT/$R/select.json")
-        $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*} "${sel[@]}" \
-          --detect "$G/detect/detect.json" --out "$OUT/$R/cards/$m" > /dev/null
+      for m in plain chosen guarded sgn_plain sgn_chosen; do
+        case $m in plain|guarded) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
+          sgn_chosen) run=$OUT/$R/sgn_recommended ;; esac
+        opt=(); [ $m = chosen ] && opt=(--selection "$OUT/$R/select.json")
+        [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$G/detect/detect.json")
+        $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*,apgd_*} "${opt[@]}" \
+          --out "$OUT/$R/cards/$m" > /dev/null
       done
       $PY scripts/defence_table.py "$OUT/$R" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;

@@ -66,11 +66,12 @@ def test_a_flagged_prediction_is_a_refusal_and_never_adversarial():
 
 @pytest.mark.parametrize("method,options", [("cw", {"steps": 300, "search_steps": 4}),
                                             ("ela", {}),
-                                            ("pgd", {"eps": 0.02, "steps": 40})])
+                                            ("pgd", {"eps": 0.02, "steps": 40}),
+                                            ("apgd", {"eps": 0.02, "steps": 40})])
 def test_an_adaptive_attack_fools_the_model_without_being_flagged(batch, method, options):
     x, model, labels = batch
     detector = Memory(x)
-    if method == "pgd":  # the premise: an attack that ignores the guard is caught
+    if method in ("pgd", "apgd"):  # the premise: an attack that ignores the guard is caught
         plain = ATTACKS[method].build(model, **options)(x, labels)
         with torch.no_grad():
             assert bool((detector(plain.adversarial)[:, 1] > 0)[plain.success].any())
@@ -83,3 +84,17 @@ def test_an_adaptive_attack_fools_the_model_without_being_flagged(batch, method,
     assert bool((fooled[result.success]).all())
     refused = result.adversarial_predictions == REJECTED
     assert not bool((result.success & refused).any())
+
+
+def test_the_budget_curve_of_an_adaptive_apgd_rises_where_fixed_steps_fall(batch):
+    """The masked-gradient check: success must not fall as ε grows. Fixed-step PGD's
+    sign steps of ε/4 land where the detector flags, so its curve falls to nothing at large
+    ε; APGD's halving steps, started at x, keep finding unflagged adversarial points."""
+    x, model, labels = batch
+    guarded = Guarded(model, Memory(x), 0.0)
+    pgd, apgd = [], []
+    for eps in (0.02, 0.08, 0.32):
+        pgd.append(float(ATTACKS["pgd"](guarded, eps=eps, steps=50)(x, labels).success.sum()))
+        apgd.append(float(ATTACKS["apgd"](guarded, eps=eps, steps=50)(x, labels).success.sum()))
+    assert pgd[-1] < pgd[0] and apgd[0] > 0
+    assert apgd == sorted(apgd)  # non-decreasing in ε

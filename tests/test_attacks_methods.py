@@ -1,4 +1,5 @@
-"""ELA, C&W, SMART, PGD and MI-FGSM on a tiny model trained here on separable synthetic motions."""
+"""ELA, C&W, SMART, PGD, MI-FGSM and APGD on a tiny model trained here on separable synthetic
+motions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from ela.attacks import (
+    APGD,
     ATTACKS,
     ELA,
     MIFGSM,
@@ -19,6 +21,7 @@ from ela.attacks import (
     LogitsOnly,
     summarize,
 )
+from ela.attacks.apgd import checkpoints
 from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, list_models
@@ -119,6 +122,7 @@ FAST = {
     "smart": dict(steps=300),
     "pgd": dict(eps=0.03, steps=20),
     "mifgsm": dict(eps=0.03, steps=20),
+    "apgd": dict(eps=0.03, steps=20),
 }
 
 
@@ -142,7 +146,7 @@ def untargeted(setup):
     return {name: ATTACKS[name](model, **FAST[name])(x, y, lengths=lengths) for name in FAST}
 
 
-@pytest.mark.parametrize("name", ["ela", "cw", "smart", "pgd", "mifgsm"])
+@pytest.mark.parametrize("name", ["ela", "cw", "smart", "pgd", "mifgsm", "apgd"])
 def test_untargeted_attacks_change_the_prediction(setup, untargeted, name):
     model, x, y, lengths = setup
     r = untargeted[name]
@@ -185,7 +189,7 @@ def test_target_modes_resolve(setup):
     assert (already.evaluations == 1).all() and "already adversarial" in already.notes[0]
 
 
-@pytest.mark.parametrize("cls", [PGD, MIFGSM, SMART])
+@pytest.mark.parametrize("cls", [PGD, MIFGSM, SMART, APGD])
 def test_targeted_baselines(setup, cls):
     model, x, y, lengths = setup
     cfg = FAST[cls.name]
@@ -212,6 +216,24 @@ def test_mifgsm_is_the_pgd_loop_with_momentum(setup):
     assert (momentum.iterations == 8).all()  # no early stop: every sample takes all steps
     with pytest.raises(AttackError, match="decay"):
         MIFGSM(model, decay=-0.5)
+
+
+def test_apgd_halves_its_step_at_the_papers_checkpoints(setup):
+    """Checkpoints after 22 %, then intervals shrinking by 3 % to at least 6 % of the budget
+    (Croce & Hein 2020); the ball, the options and the restarts' bookkeeping hold."""
+    assert checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert checkpoints(1) == [] and all(0 < c < 20 for c in checkpoints(20))
+    model, x, y, lengths = setup
+    r = APGD(model, eps=0.01, steps=30, restarts=2)(x, y, lengths=lengths)
+    _check_result(model, r, x, lengths)
+    assert (r.adversarial - x).abs().amax() <= 0.01 + 1e-6
+    assert (r.gradients == r.iterations).all() and (r.iterations <= 60).all()
+    assert (r.iterations[~r.success] == 60).all()  # both starts ran to their end
+    ce = APGD(model, eps=0.03, steps=20, loss="ce")(x, y, lengths=lengths)
+    assert ce.success.float().mean() >= 0.9
+    for bad in (dict(loss="dlr"), dict(rho=0.0), dict(restarts=0), dict(eps=-1.0)):
+        with pytest.raises(AttackError):
+            APGD(model, **bad)
 
 
 class _Recorder(nn.Module):

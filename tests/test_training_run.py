@@ -42,7 +42,7 @@ class Tiny(SkeletonModel):
 def tiny_registered():
     register_model(TINY)(Tiny)
     yield
-    registry._REGISTRY.pop(TINY, None)
+    registry.unregister_model(TINY)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from ela.errors import DataFormatError
 from ela.io import read, write_npz
 from ela.skeleton import get_layout
 from ela.viz import camera_axes, default_view, load_attack, project, sequence_points
-from ela.viz.projection import _TO_Y_UP
+from ela.viz.projection import TO_Y_UP
 
 MSR_FILES = ("a01_s01_e01", "a06_s03_e02", "a16_s05_e01")  # wave, throw, jogging
 
@@ -82,7 +82,7 @@ def test_camera_is_a_rotation_never_a_mirror(azimuth, elevation):
     toward = np.array([math.sin(azimuth) * math.cos(elevation), math.sin(elevation),
                        math.cos(azimuth) * math.cos(elevation)])
     assert np.allclose(np.cross(right, up), toward)  # right-handed screen
-    for axis, matrix in _TO_Y_UP.items():
+    for axis, matrix in TO_Y_UP.items():
         assert np.isclose(np.linalg.det(matrix), 1.0)
         assert np.allclose(matrix @ np.eye(3)[axis], [0, 1, 0])
 

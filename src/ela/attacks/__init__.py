@@ -3,9 +3,10 @@
 ``ELA(model, layout, emotion_model=...)(x, labels)`` returns an `AttackResult`; `summarize`
 turns it into an `AttackSummary` (success over the correctly classified samples, the
 metrics). Baselines: `CW` (C&W-L2), `SMART`, `PGD` (I-FGSM/PGD), `MIFGSM` (momentum; the
-transfer baseline).
+transfer baseline), `APGD` (adaptive step size; the budget curves of a defence).
 """
 
+from ela.attacks.apgd import APGD
 from ela.attacks.base import Attack, AttackError, AttackResult, LogitsOnly
 from ela.attacks.cw import CW
 from ela.attacks.distances import DynamicDistance, EmotionDistance, SmartPerceptualLoss
@@ -17,11 +18,12 @@ from ela.attacks.pgd import PGD
 from ela.attacks.smart import SMART
 from ela.attacks.summary import AttackSummary, summarize
 
-ATTACKS = {"ela": ELA, "cw": CW, "smart": SMART, "pgd": PGD, "mifgsm": MIFGSM}
+ATTACKS = {"ela": ELA, "cw": CW, "smart": SMART, "pgd": PGD, "mifgsm": MIFGSM,
+           "apgd": APGD}
 
 __all__ = [
-    "ATTACKS", "CW", "ELA", "MIFGSM", "PGD", "SMART", "Attack", "AttackError", "AttackResult",
-    "AttackSummary", "LogitsOnly",
+    "APGD", "ATTACKS", "CW", "ELA", "MIFGSM", "PGD", "SMART", "Attack", "AttackError",
+    "AttackResult", "AttackSummary", "LogitsOnly",
     "DynamicDistance", "EmotionDistance", "SmartPerceptualLoss", "imperceptibility",
     "is_adversarial", "margin", "summarize",
 ]

@@ -50,6 +50,12 @@ def register_model(
     return deco
 
 
+def unregister_model(name: str) -> None:
+    """Remove `name` from the registry (a no-op when absent), e.g. a model registered for a
+    notebook or a test; built-in models come back only with a new interpreter."""
+    _REGISTRY.pop(name, None)
+
+
 def list_models(kind: str | None = None) -> list[str]:
     """Registered model names, optionally only those of one kind."""
     return sorted(n for n, e in _REGISTRY.items() if kind is None or e.kind == kind)

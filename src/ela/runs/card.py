@@ -12,7 +12,7 @@ returns:
   = share of the part's samples the (guarded) model classifies right on the clean sequence
   and the attack does not fool within the budget. A minimal-change attack (ELA, C&W) gives
   it at every budget of `BUDGETS` (ΔB/B and l∞) from the change it needed per sample; a
-  fixed-budget attack (PGD, MI-FGSM: an ``eps``) gives it at its own l∞ budget. A clean
+  fixed-budget attack (PGD, MI-FGSM, APGD: an ``eps``) gives it at its own l∞ budget. A clean
   sequence the guard flags counts as not classified right. A minimal-change attack also
   gives its median change to fool (``median_to_fool``; never fooled counts as ∞, None);
 - per attack method of a ``detect.json`` (`ela detect`), the share of successful

@@ -15,8 +15,8 @@ import numpy as np
 
 from ela.skeleton import Layout
 
-# Proper rotations (det +1) taking the layout's up axis to +y.
-_TO_Y_UP = {
+#: Proper rotations (det +1) taking the up axis (0 x, 1 y, 2 z) to +y, by up axis.
+TO_Y_UP = {
     0: np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
     1: np.eye(3),
     2: np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
@@ -46,12 +46,12 @@ def sequence_points(x: np.ndarray, length: int, up_axis: int = 1,
     those present, see `present_persons`); only the first three channels are coordinates.
     Pass the original's mask for its adversarial version so both show the same persons.
     """
-    if up_axis not in _TO_Y_UP:
+    if up_axis not in TO_Y_UP:
         raise ValueError(f"up_axis must be 0, 1 or 2, got {up_axis}")
     keep = present_persons(x, length) if persons is None else np.asarray(persons, dtype=bool)
     xyz = np.asarray(x, dtype=np.float64)[:3, :max(int(length), 1)]
     pts = xyz[..., keep].transpose(1, 3, 2, 0)  # (T, M', V, 3)
-    return pts @ _TO_Y_UP[up_axis].T
+    return pts @ TO_Y_UP[up_axis].T
 
 
 def camera_axes(azimuth: float, elevation: float) -> tuple[np.ndarray, np.ndarray]:
