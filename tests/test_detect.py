@@ -4,8 +4,10 @@ quiet one it cannot), and the detection metrics against their definitions."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +146,22 @@ def test_held_out_pairs_share_no_clean_sequence_with_training(tmp_path):
     assert 0 < val.mean() < 0.5
     assert not set(pairs.sample[val]) & set(pairs.sample[~val])
     assert (np.bincount(pairs.sample[val]) % 4 == 0).all()  # 2 attacks × (clean, attacked)
+
+
+def test_the_jerk_score_finds_noise_and_knows_a_cubic(report):
+    """scripts/jerk_auc.py: a fixed score (no training) that finds the loud noise and not
+    the quiet one; the mean squared jerk of x = t³ per coordinate is 6² for each of x, y, z,
+    counted only over each sequence's frames."""
+    path = Path(__file__).parents[1] / "scripts" / "jerk_auc.py"
+    spec = importlib.util.spec_from_file_location("jerk_auc", path)
+    jerk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(jerk)
+    t = np.arange(10, dtype=float)
+    x = np.zeros((1, 3, 12, 2, 1))
+    x[0, :, :10] = t[None, :, None, None] ** 3
+    x[0, :, 10:] = 1e6  # padding: never read
+    assert jerk.mean_squared_jerk(x, np.array([10]))[0] == pytest.approx(3 * 36.0)
+    tmp = report[0]
+    method, n, auc = jerk.jerk_auc(str(tmp / "train_loud"))
+    assert (method, n) == ("cw", 24) and auc > 0.95
+    assert jerk.jerk_auc(str(tmp / "train_quiet"))[2] < 0.8
