@@ -176,7 +176,7 @@ for step in $STEPS; do
       # The outside judge: ELA, C&W, SMART and PGD (defaults) on TRAIN_SAMPLES samples of
       # hcn's training part (--part train) and SAMPLES of its test part, then `ela detect`
       # (a detector per attack and one pooled, trained on the training-part folders, ROC-AUC
-      # with a bootstrap interval on the test-part folders).
+      # with a bootstrap interval on the test-part folders) and scripts/jerk_auc.py.
       ds=${step#detect-}
       case $ds in
         msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn ;;
@@ -194,7 +194,9 @@ for step in $STEPS; do
       wait
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
         --test "$OUT"/$R/test/{ela,cw,smart,pgd} --out "$OUT/$R/detect" --device "$DEVICE" \
-        > "$OUT/$R/detect.md" ;;
+        > "$OUT/$R/detect.md"
+      # the detector with nothing to learn, on the same folders
+      $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md" ;;
     defence-msr)
       # Issue 22: MSR hcn defences. Candidates (equal training cost: 3 inner steps each):
       # PGD and TRADES (β 1) at l∞ 2 cm, bone rotation at 10° and 20°. Each and the plain

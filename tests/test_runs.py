@@ -238,5 +238,24 @@ def test_an_adaptive_attack_passes_the_guard_and_a_card_says_so(action_run, demo
     assert all(0 <= a <= 1 for a in by_budget) and by_budget == sorted(by_budget, reverse=True)
     pooled = json.loads((tmp_path / "detect" / "detect.json").read_text())["pooled"]["pgd"]
     assert card["detection"]["pgd"]["caught_at_threshold"] == pooled["caught_at_threshold"]
+    assert "worst_case" not in card  # the guarded attack refuses what the others classify
     assert main(["report", str(tmp_path / "card"), "--no-animation"]) == 0
     assert "Model card" in (tmp_path / "card" / "report.html").read_text()
+
+    # the worst case over the unguarded attacks: per sample, fooled by either within ε
+    assert main(["card", str(action_run), "--attacks", str(tmp_path / "test"),
+                 str(tmp_path / "cw"), "--out", str(tmp_path / "card2")]) == 0
+    card = json.loads((tmp_path / "card2" / "card.json").read_text())
+    pgd, cw = card["attacks"]
+    worst = card["worst_case"]["linf"]
+    assert sorted(worst, key=float) == ["0.02", "0.05", "0.1"]
+    assert worst["0.05"] <= min(pgd["robust_accuracy"]["linf"]["0.05"],
+                                cw["robust_accuracy"]["linf"]["0.05"])
+    assert all(worst[e] <= cw["robust_accuracy"]["linf"][e] for e in worst)
+    with np.load(tmp_path / "test" / "adversarial.npz") as f, \
+            np.load(tmp_path / "cw" / "adversarial.npz") as g:
+        right = f["clean_pred"] == f["labels"]
+        cw_linf = np.abs(g["adversarial"] - g["clean"]).reshape(len(right), -1).max(axis=1)
+        fooled = f["success"] | (g["success"] & (cw_linf <= 0.05 + 1e-6))
+    assert worst["0.05"] == pytest.approx(share * (right & ~fooled).mean())
+    assert "Worst case over the 2 attacks" in (tmp_path / "card2" / "card.md").read_text()

@@ -15,6 +15,10 @@ returns:
   fixed-budget attack (PGD, MI-FGSM, APGD: an ``eps``) gives it at its own l∞ budget. A clean
   sequence the guard flags counts as not classified right. A minimal-change attack also
   gives its median change to fool (``median_to_fool``; never fooled counts as ∞, None);
+- the **worst case over all the attacks** (``worst_case``), when they attacked the same
+  samples: robust accuracy at each l∞ budget (`BUDGETS`' and every fixed budget) where a
+  sample counts as fooled when *any* attack fooled it with an l∞ change within the budget
+  (per sample, as AutoAttack counts an ensemble) — never above any single attack's;
 - per attack method of a ``detect.json`` (`ela detect`), the share of successful
   adversarial sequences of the non-adaptive attack that the pooled detector flags at its
   threshold (``caught_at_threshold``) and the share of clean test sequences it flags.
@@ -69,9 +73,8 @@ def _attack_row(attack: AttackOutput) -> dict[str, Any]:
         "success_rate": s.get("success_rate"), "part_accuracy": part_accuracy,
         "clean_accuracy_guarded": part_accuracy * float(right.mean()) if len(attack) else None,
     }
-    options = ATTACKS[method].options() if method in ATTACKS else {}
-    if "eps" in options:
-        eps = float(s.get("options", {}).get("eps", options["eps"]))
+    eps = _fixed_eps(attack)
+    if eps is not None:
         robust = right & ~attack.success
         row["robust_accuracy"] = {"linf": {str(eps): part_accuracy * float(robust.mean())}}
         return row
@@ -82,6 +85,37 @@ def _attack_row(attack: AttackOutput) -> dict[str, Any]:
         k: {str(e): part_accuracy * float((right & ~(changes[k] <= e)).mean()) for e in eps}
         for k, eps in BUDGETS.items()}
     return row
+
+
+def _fixed_eps(attack: AttackOutput) -> float | None:
+    method = str(attack.summary.get("method"))
+    options = ATTACKS[method].options() if method in ATTACKS else {}
+    return float(attack.summary.get("options", {}).get("eps", options["eps"])) \
+        if "eps" in options else None
+
+
+def _linf_to_fool(attack: AttackOutput) -> np.ndarray:
+    """(N,) l∞ change of each fooled sample (∞ where not fooled); a fixed-budget attack's
+    successes count at most its ε (float32 rounding can put them a hair above it)."""
+    linf = sample_changes(attack)["linf"]
+    eps = _fixed_eps(attack)
+    return linf if eps is None else np.where(np.isinf(linf), linf, np.minimum(linf, eps))
+
+
+def _worst_case(attacks: list[AttackOutput]) -> dict[str, Any] | None:
+    """{"linf": {budget: robust accuracy against every attack at once}, "attacks": count},
+    or None when the folders did not attack the same samples of the same (guarded) model."""
+    first = attacks[0]
+    right = first.clean_pred == first.labels
+    if any(not np.array_equal(a.indices, first.indices)
+           or not np.array_equal(a.clean_pred == a.labels, right) for a in attacks[1:]):
+        return None
+    s = first.summary
+    part_accuracy = s["correct"] / s["candidates"]
+    linf = np.fmin.reduce([_linf_to_fool(a) for a in attacks])  # ∞: none fooled it
+    eps = sorted({*BUDGETS["linf"], *(e for a in attacks if (e := _fixed_eps(a)) is not None)})
+    return {"linf": {str(e): part_accuracy * float((right & ~(linf <= e)).mean())
+                     for e in eps}, "attacks": len(attacks)}
 
 
 def model_card(run: str | Path, attacks: Sequence[str | Path],
@@ -97,8 +131,11 @@ def model_card(run: str | Path, attacks: Sequence[str | Path],
         "note": ("robust accuracy = share of the attacked part's samples classified right "
                  "(and not flagged by a guard) whose attack needed more than the budget or "
                  "failed; an upper bound, as any attack's"),
-        "attacks": [_attack_row(load_attack(a)) for a in attacks],
     }
+    outputs = [load_attack(a) for a in attacks]
+    card["attacks"] = [_attack_row(a) for a in outputs]
+    if outputs and len(outputs[0]) and (worst := _worst_case(outputs)) is not None:
+        card["worst_case"] = worst
     if selection is not None:
         chosen = read_json(Path(selection))
         card["chosen_by"] = {"rule": chosen.get("rule"), "chosen": chosen.get("chosen"),
@@ -144,6 +181,13 @@ def card_markdown(card: dict[str, Any]) -> str:
             fixed = f"l∞ {100 * float(eps):g} cm: {_pct(acc)}"
         lines.append(f"| {a['method']} ({Path(a['folder']).name}) | {a['knows']} | "
                      f"{_pct(a['success_rate'])} | {fixed} | " + " | ".join(cells) + " |")
+    if "worst_case" in card:
+        w = card["worst_case"]
+        lines += ["", f"Worst case over the {w['attacks']} attacks above (a sample is fooled "
+                  "when any of them fooled it within the budget):", "",
+                  "| " + " | ".join(f"l∞ {100 * float(e):g} cm" for e in w["linf"]) + " |",
+                  "|---" * len(w["linf"]) + "|",
+                  "| " + " | ".join(_pct(v) for v in w["linf"].values()) + " |"]
     if "detection" in card:
         lines += ["", "Detection (pooled detector at its threshold, non-adaptive attacks):", "",
                   "| attack | caught | clean flagged | AUC |", "|---|---|---|---|"]
