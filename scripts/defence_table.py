@@ -2,8 +2,8 @@
 
 Reads the model cards ``ROOT/cards/MODEL/card.json`` (`ela card`; MODEL in `MODELS`, those
 present), the choice ``ROOT/select.json`` (`scripts/select_defence.py`), the transfer scores
-``ROOT/transfer/transfer.json`` (`ela eval CHOSEN --adversarial` on the plain model's test
-attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
+``ROOT/{transfer,transfer_sgn}/transfer.json`` (`ela eval DEFENDED --adversarial` on its
+plain model's test attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
 
 1. per model (hcn plain, the chosen defence, the plain model guarded by the pooled
    detector; sgn plain and with the recommended defence): clean accuracy, ELA's success and
@@ -38,6 +38,8 @@ MODELS = ("plain", "chosen", "guarded", "sgn_plain", "sgn_chosen")
 """Card folders, in table order; a model's "× plain" is against the plain model of its
 architecture (the sgn_ ones against sgn_plain)."""
 CURVES = ("pgd", "apgd")
+#: defended model -> folder of `ela eval` on its plain model's ELA / C&W / PGD 2 cm attacks
+TRANSFER = {"chosen": "transfer", "sgn_chosen": "transfer_sgn"}
 
 
 def read(path: Path) -> Any:
@@ -49,7 +51,9 @@ def pct(v: float | None, digits: int = 1) -> str:
 
 
 def times(v: float | None, base: float | None) -> str:
-    return "" if v is None or not base else f" ({v / base:.2f}×)"
+    if v is None or base is None:
+        return ""
+    return f" ({v / base:.2f}×)" if base else " (plain: 0)" if v else ""
 
 
 def rows_by_name(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -85,8 +89,10 @@ def tables(root: Path) -> str:
     def dbb(m: str) -> float | None:
         return rows[m]["ela"]["median_to_fool"]["bone_length_change"]
 
-    transfer = read(root / "transfer" / "transfer.json")
-    moved = [c["transfer_success"] for c in transfer["cells"]] if transfer else []
+    def moved(m: str) -> list[float]:
+        transfer = read(root / TRANSFER.get(m, "-") / "transfer.json")
+        return [c["transfer_success"] for c in transfer["cells"]] if transfer else []
+
     out = ["| model | clean accuracy | ELA success | ELA median ΔB/B to fool (× plain) | "
            "C&W median l∞ to fool | robust accuracy at l∞ 2 cm: PGD / APGD / worst case "
            "of all attacks (× plain) | "
@@ -97,7 +103,7 @@ def tables(root: Path) -> str:
         linf = r["cw"]["median_to_fool"]["linf"]
         robust = " / ".join(f"{pct(robust_2cm(m, a))}{times(robust_2cm(m, a), robust_2cm(base, a))}"
                             for a in (*CURVES, "worst"))
-        tr = (" / ".join(pct(v) for v in moved) if m == "chosen" and moved
+        tr = (" / ".join(pct(v) for v in moved(m)) if moved(m)
               else "white-box" if m == base else "–")
         out.append(f"| {names[m]} | {pct(clean(m))} | {pct(r['ela']['success_rate'])} | "
                    f"{pct(dbb(m), 2)}{times(dbb(m), dbb(base))} | "
@@ -137,8 +143,9 @@ def plot_budget(root: Path, out: Path) -> None:
         for method, style in zip(CURVES, ("--", "-"), strict=True):
             curve = budgets(rows_by_name(card), method)
             if curve:
+                label = f"{names[m].replace('`', '')}, {method.upper()}"
                 ax.plot([100 * e for e, _ in curve], [100 * r["success_rate"] for _, r in curve],
-                        style, marker="o", color=f"C{i}", label=f"{names[m]}, {method.upper()}")
+                        style, marker="o", color=f"C{i}", label=label)
     ax.set_xscale("log")
     ax.set_xlabel("budget l∞ (cm); PGD 50 steps, APGD 100 steps")
     ax.set_ylabel("success among attacked (%)")

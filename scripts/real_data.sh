@@ -259,6 +259,8 @@ for step in $STEPS; do
       wait
       $ELA eval "$OUT/$R/$chosen" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
         --out "$OUT/$R/transfer" > "$OUT/$R/transfer.log"
+      $ELA eval "$OUT/$R/sgn_recommended" --adversarial "$OUT"/$R/test/sgn_plain/{ela,cw,pgd_0.02} \
+        --out "$OUT/$R/transfer_sgn" > "$OUT/$R/transfer_sgn.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
       for m in plain chosen guarded sgn_plain sgn_chosen; do
