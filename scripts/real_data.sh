@@ -243,18 +243,19 @@ for step in $STEPS; do
           done"
       done
       wait
-      # the guard: detect-msr's detectors again (reused), now with their thresholds
-      G=$OUT/detect_msr
+      # the guard: detectors on detect-msr's attack folders, held out by SUBJECT, so that
+      # their thresholds are set on subjects they never saw, as the test part's are
+      G=$OUT/detect_msr; GD=$G/detect_by_subject
       $ELA detect --train "$G"/train/{ela,cw,smart,pgd} --test "$G"/test/{ela,cw,smart,pgd} \
-        --out "$G/detect" --device "$DEVICE" > "$G/detect.md"
+        --out "$GD" --hold-out-group 's(\d+)' --device "$DEVICE" > "$GD.md"
       for m in ela cw; do
-        bg attack $R/test/guarded/$m $A $T --method $m --guard "$G/detect/detectors/pooled"
+        bg attack $R/test/guarded/$m $A $T --method $m --guard "$GD/detectors/pooled"
       done
       for e in $EPS; do
         bg attack $R/test/guarded/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
-          --guard "$G/detect/detectors/pooled"
+          --guard "$GD/detectors/pooled"
         bg attack $R/test/guarded/apgd_$e $A $T --method apgd --cfg eps=$e steps=100 \
-          --guard "$G/detect/detectors/pooled"
+          --guard "$GD/detectors/pooled"
       done
       wait
       $ELA eval "$OUT/$R/$chosen" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
@@ -267,7 +268,7 @@ for step in $STEPS; do
         case $m in plain|guarded) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
           sgn_chosen) run=$OUT/$R/sgn_recommended ;; esac
         opt=(); [ $m = chosen ] && opt=(--selection "$OUT/$R/select.json")
-        [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$G/detect/detect.json")
+        [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$GD/detect.json")
         $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*,apgd_*} "${opt[@]}" \
           --out "$OUT/$R/cards/$m" > /dev/null
       done

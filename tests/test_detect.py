@@ -148,6 +148,33 @@ def test_held_out_pairs_share_no_clean_sequence_with_training(tmp_path):
     assert (np.bincount(pairs.sample[val]) % 4 == 0).all()  # 2 attacks × (clean, attacked)
 
 
+def test_a_group_hold_out_holds_out_whole_subjects(tmp_path):
+    """--hold-out-group: the held-out samples are whole groups (subjects) found by a regular
+    expression in the names, never seen in training; a name it misses is named."""
+    from ela.runs.detect import groups_of, held_out, pairs_of
+    from ela.viz.load import load_attack
+
+    folders = []
+    for m in ("ela", "cw"):
+        folder = Path(write_attack(tmp_path / m, m, 0.01, 7))
+        rows = "".join(f"{i},a01_s{i % 4 + 1:02d}_e01\n" for i in range(24))
+        (folder / "samples.csv").write_text("index,name\n" + rows)
+        folders.append(load_attack(folder))
+    pairs = pairs_of(folders)
+    subject = r"_s(\d+)_"
+    val = held_out(pairs, DetectorSettings(val_share=0.25, group=subject))
+    groups = groups_of(pairs, subject)
+    assert sorted(set(groups)) == ["01", "02", "03", "04"]
+    assert len(set(groups[val])) == 1 and not set(groups[val]) & set(groups[~val])
+    assert val.sum() == 4 * 6  # 6 samples of one subject × 2 attacks × (clean, attacked)
+    with pytest.raises(ElaError, match="a01_s01_e01.*does not match"):
+        held_out(pairs, DetectorSettings(group=r"x(\d+)"))
+    with pytest.raises(ElaError, match="capture group"):
+        held_out(pairs, DetectorSettings(group=r"s\d+"))
+    with pytest.raises(ElaError, match="at least 2"):
+        held_out(pairs, DetectorSettings(group=r"(a01)"))
+
+
 def test_the_jerk_score_finds_noise_and_knows_a_cubic(report):
     """scripts/jerk_auc.py: a fixed score (no training) that finds the loud noise and not
     the quiet one; the mean squared jerk of x = t³ per coordinate is 6² for each of x, y, z,

@@ -16,7 +16,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     at_least(args.restarts, 1, "--restarts")
     settings = DetectorSettings(model=args.model, cfg=parse_cfg(args.cfg), epochs=args.epochs,
                                 seed=args.seed, bootstrap=args.bootstrap, device=args.device,
-                                restarts=args.restarts)
+                                restarts=args.restarts, group=args.hold_out_group)
     report = run_detect(args.train, args.test, args.out, settings)
     print(markdown(report))
     print(f"wrote {Path(args.out) / 'detect.json'}")
@@ -42,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "the lowest loss on held-out training samples is kept (default 3)")
     det.add_argument("--bootstrap", type=int, default=1000,
                      help="bootstrap resamples of the AUC interval (default 1000)")
+    det.add_argument("--hold-out-group", default=None, metavar="REGEX",
+                     help="hold out whole groups of training samples (to choose the epoch and "
+                          "set the threshold) instead of single ones: a sample's group is the "
+                          "first (group) of REGEX in its name, e.g. 's(\\d+)' for MSR's "
+                          "subjects, so the threshold meets unseen subjects as the test does")
     det.add_argument("--seed", type=int, default=0,
                      help="seed of the held-out pairs, training and bootstrap (default 0)")
     det.add_argument("--device", default="auto", help=DEVICE_HELP)

@@ -23,6 +23,7 @@ an interrupted run resumes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,10 @@ class DetectorSettings:
     val_share: share of the training samples held out to choose the best epoch and the
     best of `restarts` trainings (by loss) and to set the threshold;
     bootstrap: resamples of the interval; false_alarms: the clean share flagged for
-    ``caught_at_5pct``."""
+    ``caught_at_5pct``; group: None holds out single samples; a regular expression whose
+    first group, searched in each sample's name, is its group (e.g. ``s(\\d+)``, the subject
+    of MSR's ``a01_s03_e02``) holds out whole groups, so the threshold is set on groups
+    (subjects) the detector never saw, as the test's will be."""
 
     model: str = "hcn"
     cfg: dict[str, Any] = field(default_factory=dict)
@@ -63,6 +67,7 @@ class DetectorSettings:
     bootstrap: int = 1000
     false_alarms: float = 0.05
     device: str = "auto"
+    group: str | None = None
 
 
 @dataclass
@@ -72,13 +77,14 @@ class Pairs:
     x: (2P, C, T, V, M) float32, the P clean sequences then their P attacked copies;
     lengths: (2P,); attacked: (2P,) bool; pair: (2P,) pair id (clean and attacked copy
     share it); sample: (2P,) the dataset index of the clean sequence (folders of several
-    attacks on the same samples repeat it)."""
+    attacks on the same samples repeat it); name: (2P,) its name (``samples.csv``)."""
 
     x: np.ndarray
     lengths: np.ndarray
     attacked: np.ndarray
     pair: np.ndarray
     sample: np.ndarray
+    name: np.ndarray
 
     @property
     def num_attacked(self) -> int:
@@ -87,19 +93,20 @@ class Pairs:
 
 def pairs_of(outputs: list[AttackOutput]) -> Pairs:
     """The successful samples of `outputs` (folders of one input space) as `Pairs`."""
-    clean, adv, lengths, samples = [], [], [], []
+    clean, adv, lengths, samples, names = [], [], [], [], []
     for out in outputs:
         ok = out.success
         clean.append(out.clean[ok])
         adv.append(out.adversarial[ok])
         lengths.append(out.lengths[ok])
         samples.append(out.indices[ok])
+        names.append(np.asarray(out.names, dtype=object)[ok])
     c, a, n = np.concatenate(clean), np.concatenate(adv), np.concatenate(lengths)
-    s = np.concatenate(samples)
+    s, m = np.concatenate(samples), np.concatenate(names)
     p = len(c)
     return Pairs(x=np.concatenate([c, a]).astype(np.float32), lengths=np.concatenate([n, n]),
                  attacked=np.r_[np.zeros(p, bool), np.ones(p, bool)],
-                 pair=np.r_[np.arange(p), np.arange(p)], sample=np.r_[s, s])
+                 pair=np.r_[np.arange(p), np.arange(p)], sample=np.r_[s, s], name=np.r_[m, m])
 
 
 def named_folders(specs: list[str]) -> dict[str, list[AttackOutput]]:
@@ -125,15 +132,38 @@ def check_same_space(outputs: list[AttackOutput]) -> None:
                            "reads one input space (attack folders of one run)")
 
 
+def groups_of(pairs: Pairs, pattern: str) -> np.ndarray:
+    """(2P,) the group of each pair's sample: the first group of `pattern` in its name."""
+    regex = re.compile(pattern)
+    if regex.groups < 1:
+        raise ElaError(f"hold-out group {pattern!r} has no (capture group)")
+    found = {}
+    for name in np.unique(pairs.name):
+        match = regex.search(str(name))
+        if match is None:
+            raise ElaError(f"sample {name!r}: hold-out group {pattern!r} does not match its "
+                           "name (samples.csv of its attack folder)")
+        found[name] = match.group(1)
+    return np.array([found[n] for n in pairs.name], dtype=object)
+
+
 def held_out(pairs: Pairs, settings: DetectorSettings) -> np.ndarray:
     """(2P,) bool: the pairs held out of a detector's training (best epoch, threshold),
-    chosen by sample: every attack's pair of a held-out sample is held out, so no clean
-    sequence of the held-out pairs was seen in training (a pooled detector sees each
-    sample once per attack)."""
+    chosen by sample (or by group, with `settings.group`): every attack's pair of a held-out
+    sample is held out, so no clean sequence of the held-out pairs was seen in training (a
+    pooled detector sees each sample once per attack)."""
     rng = np.random.default_rng(settings.seed)
-    ids = np.unique(pairs.sample)
-    held = rng.choice(ids, size=int(round(settings.val_share * len(ids))), replace=False)
-    return np.isin(pairs.sample, held)
+    if settings.group is None:
+        ids = np.unique(pairs.sample)
+        held = rng.choice(ids, size=int(round(settings.val_share * len(ids))), replace=False)
+        return np.isin(pairs.sample, held)
+    groups = groups_of(pairs, settings.group)
+    names = np.unique(groups)
+    if len(names) < 2:
+        raise ElaError(f"hold-out group {settings.group!r} finds {len(names)} group(s) in the "
+                       "training folders; holding one out needs at least 2")
+    count = min(max(1, int(round(settings.val_share * len(names)))), len(names) - 1)
+    return np.isin(groups, rng.choice(names, size=count, replace=False))
 
 
 def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
@@ -143,9 +173,11 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
     it and its threshold: the log-odds that flags `false_alarms` of the held-out clean
     sequences (of all training clean sequences when none is held out), also written to
     ``threshold.json`` for `ela attack --guard`."""
-    spec = {"settings": {**asdict(settings),  # "auto" as what it means here
+    fields = {k: v for k, v in asdict(settings).items() if k != "group"}
+    spec = {"settings": {**fields,  # "auto" as what it means here
                          "device": str(loop.resolve_device(settings.device))},
-            "sources": sources, "held_out": "by sample"}
+            "sources": sources,
+            "held_out": "by sample" if settings.group is None else f"by group {settings.group}"}
     config_file = folder / "detector.json"
     val = held_out(pairs, settings)
     if config_file.exists() and read_json(config_file) == spec:
@@ -154,11 +186,13 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
         model = _fit(pairs, val, layout, settings, folder)
         atomic_write_json(config_file, spec)
     clean = ~pairs.attacked & (val if val.any() else True)
+    where = "" if settings.group is None else \
+        f" (groups {', '.join(sorted(set(groups_of(pairs, settings.group)[val])))})"
     threshold = float(np.quantile(attacked_scores(model, pairs.x[clean]),
                                   1 - settings.false_alarms))
     atomic_write_json(folder / THRESHOLD_FILE, {
         "threshold": threshold, "false_alarms": settings.false_alarms,
-        "calibrated_on": f"{int(clean.sum())} clean sequences held out of training"
+        "calibrated_on": f"{int(clean.sum())} clean sequences held out of training{where}"
                          if val.any() else f"{int(clean.sum())} clean training sequences"})
     return model, threshold
 
