@@ -177,11 +177,15 @@ for step in $STEPS; do
       # hcn's training part (--part train) and SAMPLES of its test part, then `ela detect`
       # (a detector per attack and one pooled, trained on the training-part folders, ROC-AUC
       # with a bootstrap interval on the test-part folders) and scripts/jerk_auc.py.
+      # MSR's detectors hold out a training SUBJECT (names aXX_sYY_eZZ) to choose their
+      # training and threshold, as the test part's subjects are new; Bandai-2's names carry
+      # no subject, so its detectors hold out samples.
       ds=${step#detect-}
       case $ds in
-        msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn ;;
+        msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn
+             HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
         bandai2) D="--data $DATA/bandai2 --format bandai"; emo=${EMOTION:-emotion_2s-sstgcn}
-                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn ;;
+                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn; HOLD=(); judge=detect ;;
       esac
       R=detect_$ds; A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64"
       for m in ela cw smart pgd; do
@@ -193,8 +197,8 @@ for step in $STEPS; do
       bg attack $R/test/ela_noemo $A --method ela --cfg emotion_weight=0 --samples ${SAMPLES:-32}
       wait
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
-        --test "$OUT"/$R/test/{ela,cw,smart,pgd} --out "$OUT/$R/detect" --device "$DEVICE" \
-        > "$OUT/$R/detect.md"
+        --test "$OUT"/$R/test/{ela,cw,smart,pgd} "${HOLD[@]}" --out "$OUT/$R/$judge" \
+        --device "$DEVICE" > "$OUT/$R/$judge.md"
       # the detector with nothing to learn, on the same folders
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md" ;;
     defence-msr)
@@ -243,11 +247,9 @@ for step in $STEPS; do
           done"
       done
       wait
-      # the guard: detectors on detect-msr's attack folders, held out by SUBJECT, so that
-      # their thresholds are set on subjects they never saw, as the test part's are
-      G=$OUT/detect_msr; GD=$G/detect_by_subject
-      $ELA detect --train "$G"/train/{ela,cw,smart,pgd} --test "$G"/test/{ela,cw,smart,pgd} \
-        --out "$GD" --hold-out-group 's(\d+)' --device "$DEVICE" > "$GD.md"
+      # the guard: detect-msr's pooled detector (held out by subject)
+      GD=$OUT/detect_msr/detect_by_subject
+      [ -f "$GD/detect.json" ] || { echo "defence-msr needs the detect-msr step" >&2; exit 2; }
       for m in ela cw; do
         bg attack $R/test/guarded/$m $A $T --method $m --guard "$GD/detectors/pooled"
       done
