@@ -103,7 +103,7 @@ def tables(root: Path) -> str:
         linf = r["cw"]["median_to_fool"]["linf"]
         robust = " / ".join(f"{pct(robust_2cm(m, a))}{times(robust_2cm(m, a), robust_2cm(base, a))}"
                             for a in (*CURVES, "worst"))
-        tr = (" / ".join(pct(v) for v in moved(m)) if moved(m)
+        tr = (" / ".join(pct(v) for v in transferred) if (transferred := moved(m))
               else "white-box" if m == base else "–")
         out.append(f"| {names[m]} | {pct(clean(m))} | {pct(r['ela']['success_rate'])} | "
                    f"{pct(dbb(m), 2)}{times(dbb(m), dbb(base))} | "

@@ -57,7 +57,8 @@ def _training(config: dict[str, Any]) -> dict[str, Any]:
     return {k: train.get(k) for k in TRAINING_KEYS if k in train}
 
 
-def _attack_row(attack: AttackOutput) -> dict[str, Any]:
+def _attack_row(attack: AttackOutput, changes: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The card's row of one attack folder; `changes`: its `sample_changes`."""
     s = attack.summary
     method = str(s.get("method"))
     correct, candidates = s.get("correct"), s.get("candidates")
@@ -78,7 +79,6 @@ def _attack_row(attack: AttackOutput) -> dict[str, Any]:
         robust = right & ~attack.success
         row["robust_accuracy"] = {"linf": {str(eps): part_accuracy * float(robust.mean())}}
         return row
-    changes = sample_changes(attack)
     row["median_to_fool"] = {k: finite_or_none(np.nanmedian(changes[k])) if len(attack) else None
                              for k in BUDGETS}
     row["robust_accuracy"] = {
@@ -94,17 +94,19 @@ def _fixed_eps(attack: AttackOutput) -> float | None:
         if "eps" in options else None
 
 
-def _linf_to_fool(attack: AttackOutput) -> np.ndarray:
+def _linf_to_fool(attack: AttackOutput, changes: dict[str, np.ndarray]) -> np.ndarray:
     """(N,) l∞ change of each fooled sample (∞ where not fooled); a fixed-budget attack's
     successes count at most its ε (float32 rounding can put them a hair above it)."""
-    linf = sample_changes(attack)["linf"]
+    linf = changes["linf"]
     eps = _fixed_eps(attack)
     return linf if eps is None else np.where(np.isinf(linf), linf, np.minimum(linf, eps))
 
 
-def _worst_case(attacks: list[AttackOutput]) -> dict[str, Any] | None:
+def _worst_case(attacks: list[AttackOutput],
+                changes: list[dict[str, np.ndarray]]) -> dict[str, Any] | None:
     """{"linf": {budget: robust accuracy against every attack at once}, "attacks": count},
-    or None when the folders did not attack the same samples of the same (guarded) model."""
+    or None when the folders did not attack the same samples of the same (guarded) model;
+    `changes`: each attack's `sample_changes`."""
     first = attacks[0]
     right = first.clean_pred == first.labels
     if any(not np.array_equal(a.indices, first.indices)
@@ -112,7 +114,8 @@ def _worst_case(attacks: list[AttackOutput]) -> dict[str, Any] | None:
         return None
     s = first.summary
     part_accuracy = s["correct"] / s["candidates"]
-    linf = np.fmin.reduce([_linf_to_fool(a) for a in attacks])  # ∞: none fooled it
+    linf = np.fmin.reduce([_linf_to_fool(a, c)  # ∞: none fooled it
+                           for a, c in zip(attacks, changes, strict=True)])
     eps = sorted({*BUDGETS["linf"], *(e for a in attacks if (e := _fixed_eps(a)) is not None)})
     return {"linf": {str(e): part_accuracy * float((right & ~(linf <= e)).mean())
                      for e in eps}, "attacks": len(attacks)}
@@ -133,8 +136,9 @@ def model_card(run: str | Path, attacks: Sequence[str | Path],
                  "failed; an upper bound, as any attack's"),
     }
     outputs = [load_attack(a) for a in attacks]
-    card["attacks"] = [_attack_row(a) for a in outputs]
-    if outputs and len(outputs[0]) and (worst := _worst_case(outputs)) is not None:
+    changes = [sample_changes(a) for a in outputs]  # once per folder: rows and worst case
+    card["attacks"] = [_attack_row(a, c) for a, c in zip(outputs, changes, strict=True)]
+    if outputs and len(outputs[0]) and (worst := _worst_case(outputs, changes)) is not None:
         card["worst_case"] = worst
     if selection is not None:
         chosen = read_json(Path(selection))
