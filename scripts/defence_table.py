@@ -1,12 +1,13 @@
 """The defence tables of docs/robustness.md from a `scripts/real_data.sh defence-msr` folder.
 
 Reads the model cards ``ROOT/cards/MODEL/card.json`` (`ela card`; MODEL in `MODELS`, those
-present), the choice ``ROOT/select.json`` (`scripts/select_defence.py`), the transfer scores
+present), the choices ``ROOT/select.json`` and ``ROOT/select_sgn.json``
+(`scripts/select_defence.py`), the transfer scores
 ``ROOT/{transfer,transfer_sgn}/transfer.json`` (`ela eval DEFENDED --adversarial` on its
 plain model's test attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
 
 1. per model (hcn plain, the chosen defence, the plain model guarded by the pooled
-   detector; sgn plain and with the recommended defence): clean accuracy, ELA's success and
+   detector; sgn plain and with its chosen defence): clean accuracy, ELA's success and
    median ΔB/B to fool (× its plain model), C&W's median l∞ to fool, robust accuracy at l∞
    2 cm under PGD, APGD and the worst case of all the card's attacks per sample (× plain),
    transfer success of the plain model's attacks; every attack is white-box on what it
@@ -75,7 +76,7 @@ def tables(root: Path) -> str:
     """The three tables (Markdown) from the small files of a defence folder."""
     cards = {m: c for m in MODELS if (c := read(root / "cards" / m / "card.json"))}
     rows = {m: rows_by_name(c) for m, c in cards.items()}
-    names = model_names(read(root / "select.json"))
+    names = model_names(root)
 
     def clean(m: str) -> float:
         return rows[m]["ela"]["clean_accuracy_guarded"]  # flagged clean sequences: refused
@@ -126,15 +127,16 @@ def tables(root: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def model_names(select: dict[str, Any]) -> dict[str, str]:
-    return {"plain": "hcn, plain", "chosen": f"hcn, {select['chosen']} (chosen by the rule)",
+def model_names(root: Path) -> dict[str, str]:
+    hcn, sgn = (read(root / f"{stem}.json")["chosen"] for stem in ("select", "select_sgn"))
+    return {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
             "guarded": "hcn, plain + pooled detector (guard)", "sgn_plain": "sgn, plain",
-            "sgn_chosen": "sgn, `--adversarial recommended` (hcn's choice)"}
+            "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}
 
 
 def plot_budget(root: Path, out: Path) -> None:
     """PGD (dashed) and APGD (solid) success against the l∞ budget, per model, as a PNG."""
-    names = model_names(read(root / "select.json"))
+    names = model_names(root)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, m in enumerate(MODELS):
         card = read(root / "cards" / m / "card.json")

@@ -27,6 +27,16 @@ train() {  # train RUN_NAME ARGS...
   $ELA train --out "$run" --device "$DEVICE" "$@"; echo "$run: $((SECONDS - start)) s"
 }
 
+set_aside_if_stale() {  # set_aside_if_stale DIR RUN: DIR's attacks were made on another run
+  local dir=$1 made
+  [ -f "$dir/ela/summary.json" ] || return 0
+  made=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['run'])" \
+    "$dir/ela/summary.json")
+  [ "$(realpath -m "$made")" = "$(realpath -m "$2")" ] && return 0
+  echo "$dir was attacked on $made, not $2: moved to $dir.on_$(basename "$made")"
+  mv "$dir" "$dir.on_$(basename "$made")"
+}
+
 bg() {  # run a command in the background with PARALLEL=1, else now
   if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi
 }
@@ -203,26 +213,28 @@ for step in $STEPS; do
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md" ;;
     defence-msr)
       # Issue 22: MSR hcn defences. Candidates (equal training cost: 3 inner steps each):
-      # PGD and TRADES (β 1) at l∞ 2 cm, bone rotation at 10° and 20°. Each and the plain
+      # PGD at l∞ 2, 4 and 6 cm, TRADES (β 1) at 2 cm, bone rotation at 10° and 20° (4 and
+      # 6 cm added in the third round, docs/robustness.md#defences). Each and the plain
       # msr_hcn are judged on 96 TRAINING-part samples (ELA defaults; PGD 2 cm), the rule
       # of scripts/select_defence.py picks one; only then is the test part attacked: plain
       # and chosen, ELA / C&W / PGD, PGD and APGD budget curves, transfer from the plain
       # model, and the plain model guarded by detect-msr's pooled detector under adaptive
-      # attacks. sgn: the README's msr_sgn and `--adversarial recommended` (the rule's
-      # choice on hcn, not chosen again on sgn), attacked the same way.
+      # attacks. sgn: the README's msr_sgn against PGD at 2 (hcn's choice), 4 and 6 cm,
+      # chosen by the same rule on sgn's training part (select_sgn.json), attacked the
+      # same way.
       R=defence_msr; A="$OUT/msr_hcn"; S="$OUT/msr_sgn"
       EPS="0.005 0.01 0.02 0.04 0.08 0.16 0.32"
       [ -f "$S/metrics.json" ] || { echo "defence-msr needs the msr step's $S" >&2; exit 2; }
       M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
       M="$M --model hcn --epochs 120 --adv-steps 3"
-      bg train $R/hcn_pgd_e2 $M --adversarial pgd --adv-eps 0.02
+      for e in 2 4 6; do bg train $R/hcn_pgd_e$e $M --adversarial pgd --adv-eps 0.0$e; done
       bg train $R/hcn_trades_b1_e2 $M --adversarial trades --trades-beta 1 --adv-eps 0.02
       bg train $R/hcn_rot10 $M --adversarial rotation --adv-angle 10
       bg train $R/hcn_rot20 $M --adversarial rotation --adv-angle 20
       wait
       D="--data $DATA/msr_action3d --format msr --batch-size 32"
       J="$D --part train --samples ${JUDGE_SAMPLES:-96}"
-      for m in plain hcn_pgd_e2 hcn_trades_b1_e2 hcn_rot10 hcn_rot20; do
+      for m in plain hcn_pgd_e2 hcn_pgd_e4 hcn_pgd_e6 hcn_trades_b1_e2 hcn_rot10 hcn_rot20; do
         run=$OUT/$R/$m; [ $m = plain ] && run=$A
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
           attack $R/judge/$m/ela $run $J --method ela
@@ -232,12 +244,27 @@ for step in $STEPS; do
       $PY scripts/select_defence.py "$OUT/$R" --plain "$A"
       chosen=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
         "$OUT/$R/select.json")
-      train $R/sgn_recommended --data "$DATA/msr_action3d" --format msr --label action \
-        --augment rotate:15 --model sgn --frames 20 --epochs 80 --adversarial recommended
+      # sgn: PGD at 2 cm (hcn's choice), 4 and 6 cm, judged and chosen by the same rule
+      # against the plain msr_sgn
+      G="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --model sgn"
+      G="$G --frames 20 --epochs 80 --adv-steps 3"
+      for e in 2 4 6; do bg train $R/sgn_pgd_e$e $G --adversarial pgd --adv-eps 0.0$e; done
+      wait
+      for m in sgn_plain sgn_pgd_e2 sgn_pgd_e4 sgn_pgd_e6; do
+        run=$OUT/$R/$m; [ $m = sgn_plain ] && run=$S
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/judge/$m/ela $run $J --method ela
+          attack $R/judge/$m/pgd $run $J --method pgd --cfg eps=0.02 steps=20"
+      done
+      wait
+      $PY scripts/select_defence.py "$OUT/$R" --plain "$S" --arch sgn
+      sgn_chosen=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
+        "$OUT/$R/select_sgn.json")
       T="$D --samples ${SAMPLES:-32}"
       for m in plain chosen sgn_plain sgn_chosen; do
         case $m in plain) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
-          sgn_chosen) run=$OUT/$R/sgn_recommended ;; esac
+          sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
+        set_aside_if_stale "$OUT/$R/test/$m" "$run"
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
           attack $R/test/$m/ela $run $T --method ela
           attack $R/test/$m/cw $run $T --method cw
@@ -262,14 +289,15 @@ for step in $STEPS; do
       wait
       $ELA eval "$OUT/$R/$chosen" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
         --out "$OUT/$R/transfer" > "$OUT/$R/transfer.log"
-      $ELA eval "$OUT/$R/sgn_recommended" --adversarial "$OUT"/$R/test/sgn_plain/{ela,cw,pgd_0.02} \
+      $ELA eval "$OUT/$R/$sgn_chosen" --adversarial "$OUT"/$R/test/sgn_plain/{ela,cw,pgd_0.02} \
         --out "$OUT/$R/transfer_sgn" > "$OUT/$R/transfer_sgn.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
       for m in plain chosen guarded sgn_plain sgn_chosen; do
         case $m in plain|guarded) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
-          sgn_chosen) run=$OUT/$R/sgn_recommended ;; esac
+          sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
         opt=(); [ $m = chosen ] && opt=(--selection "$OUT/$R/select.json")
+        [ $m = sgn_chosen ] && opt=(--selection "$OUT/$R/select_sgn.json")
         [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$GD/detect.json")
         $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*,apgd_*} "${opt[@]}" \
           --out "$OUT/$R/cards/$m" > /dev/null

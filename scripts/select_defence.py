@@ -1,9 +1,10 @@
-"""Choose MSR hcn's defence on its TRAINING part only, by a rule fixed before any result.
+"""Choose an MSR model's defence on its TRAINING part only, by a rule fixed before any result.
 
-Reads a `scripts/real_data.sh defence-msr` folder: the candidate runs ``ROOT/<run>/`` and,
-per run, two attacks of the same ``SAMPLES`` training-part samples (``--part train --samples
-96 --seed 0``; 96 = three times the 32 validation samples that could not tell settings apart
-in the last round):
+Reads a `scripts/real_data.sh defence-msr` folder: the candidate runs ``ROOT/<arch>_*/`` of
+one architecture (``--arch``, hcn by default) and, per run and for the plain run (judged
+under ``ROOT/judge/plain`` for hcn, ``ROOT/judge/<arch>_plain`` otherwise), two attacks of
+the same ``SAMPLES`` training-part samples (``--part train --samples 96 --seed 0``; 96 =
+three times the 32 validation samples that could not tell settings apart in the last round):
 
 - ``ROOT/judge/<run>/ela``: ELA with its defaults (no E): the change ELA needs to fool;
 - ``ROOT/judge/<run>/pgd``: PGD at l∞ 2 cm (20 steps): the samples it cannot fool.
@@ -21,9 +22,11 @@ The rule, written here before the candidates were trained:
 
 Each median comes with a 95 % percentile-bootstrap interval (1 000 resamples of the
 attacked samples). The test part is not read here. Writes ``ROOT/select.json`` (the choice,
-every candidate's numbers, the rule) and ``ROOT/select.md``, and prints the table.
+every candidate's numbers, the rule; ``select_<arch>.json`` for another architecture) and
+``ROOT/select.md`` (``select_<arch>.md``), and prints the table.
 
     .venv/bin/python scripts/select_defence.py runs/defence_msr --plain runs/msr_hcn
+    .venv/bin/python scripts/select_defence.py runs/defence_msr --plain runs/msr_sgn --arch sgn
 """
 
 from __future__ import annotations
@@ -81,13 +84,13 @@ def ratio(value: float | None, plain: float | None) -> float:
     return value / plain if plain else math.inf
 
 
-def select(root: Path, plain: Path) -> dict[str, Any]:
-    """Every candidate's numbers and the choice (see the module doc)."""
-    runs = {"plain": plain} | {r.name: r for r in sorted(root.glob("hcn_*"))
+def select(root: Path, plain: Path, arch: str = "hcn") -> dict[str, Any]:
+    """Every candidate ``ROOT/<arch>_*`` run's numbers and the choice (see the module doc)."""
+    runs = {"plain": plain} | {r.name: r for r in sorted(root.glob(f"{arch}_*"))
                                if (r / "metrics.json").is_file()}
     rows: dict[str, dict[str, Any]] = {}
     for name, run in runs.items():
-        judge = root / "judge" / name
+        judge = root / "judge" / (f"{arch}_plain" if name == "plain" and arch != "hcn" else name)
         rows[name] = {"run": str(run), "val_accuracy": read(run / "metrics.json")["best_val_score"],
                       "train_config": read(run / "config.json")["train_config"],
                       "ela": median_change(judge / "ela"), "pgd": robust_share(judge / "pgd")}
@@ -135,13 +138,15 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folder", help="the defence_msr folder of scripts/real_data.sh")
-    p.add_argument("--plain", required=True, help="the plain hcn run folder")
+    p.add_argument("--plain", required=True, help="the plain run folder of the architecture")
+    p.add_argument("--arch", default="hcn", help="the candidates' prefix (default hcn)")
     args = p.parse_args()
     root = Path(args.folder)
-    result = select(root, Path(args.plain))
-    atomic_write_json(root / "select.json", result)
+    result = select(root, Path(args.plain), args.arch)
+    stem = "select" if args.arch == "hcn" else f"select_{args.arch}"
+    atomic_write_json(root / f"{stem}.json", result)
     text = markdown(result)
-    atomic_write_bytes(root / "select.md", text.encode("utf-8"))
+    atomic_write_bytes(root / f"{stem}.md", text.encode("utf-8"))
     print(text, end="")
 
 

@@ -194,6 +194,29 @@ def test_a_steady_whole_body_shift_is_seen_only_by_the_shift_term(scale):
     assert got["bone_turn"].item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_the_acceleration_term_prices_a_jerk_not_a_steady_drift():
+    """c = ‖Δ²x' − Δ²x‖ / body: a drift at constant velocity adds no acceleration (c = 0),
+    a joint pushed out in one frame adds a jerk; c is the metric's acceleration_change
+    (metres per frame²) over the mean bone length, and accel_weight weighs it in D."""
+    x = torch.zeros(1, 3, 5, 3, 1)
+    x[0, :, :, :, 0] = torch.tensor([[0.0, 0, 0], [0, 1, 0], [1, 1, 0]]).T[:, None]
+    drift = x.clone()
+    drift[0, 0] += 0.1 * torch.arange(5.0)[:, None, None]
+    jump = x.clone()
+    jump[0, 2, 2, 2, 0] += 0.3
+    dist = DynamicDistance(CHAIN, accel_weight=2.0)
+    ref = dist.reference(x)
+    assert dist.terms(drift, ref)["c"].item() == pytest.approx(0.0, abs=1e-6)
+    c = dist.terms(jump, ref)["c"]
+    metric = imperceptibility(x, jump, CHAIN)["acceleration_change"]
+    assert c.item() > 0
+    assert c.item() == pytest.approx(metric.item(), rel=1e-4)  # both bones 1 m: body = 1
+    assert dist(jump, ref).item() == pytest.approx(
+        DynamicDistance(CHAIN)(jump, ref).item() + 2.0 * c.item(), rel=1e-5)
+    with pytest.raises(ElaError, match="accel_weight"):
+        DynamicDistance(CHAIN, accel_weight=-1.0)
+
+
 def test_reference_select_keeps_rows():
     x, _, lengths = _chain_pair()
     both = torch.cat([x, 2 * x])

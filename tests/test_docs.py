@@ -143,16 +143,18 @@ def copy_results(tmp_path: Path) -> Path:
 
 
 def test_defence_tables_are_what_the_cards_give():
-    """docs/robustness.md shows the defence choice and tables as the scripts write them from
-    the committed files of docs/results/defence_msr (select.json, cards, transfer)."""
+    """docs/robustness.md shows the defence choices and tables as the scripts write them from
+    the committed files of docs/results/defence_msr (select*.json, cards, transfer)."""
     folder = DOCS / "results" / "defence_msr"
     page = (DOCS / "robustness.md").read_text(encoding="utf-8")
     table = (folder / "table.md").read_text(encoding="utf-8")
     assert script("defence_table").tables(folder) == table
-    select = json.loads((folder / "select.json").read_text(encoding="utf-8"))
-    assert script("select_defence").markdown(select) == \
-        (folder / "select.md").read_text(encoding="utf-8")
-    for part in [*table.split("\n\n"), (folder / "select.md").read_text(encoding="utf-8")]:
+    choices = []
+    for stem in ("select", "select_sgn"):
+        select = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
+        choices.append((folder / f"{stem}.md").read_text(encoding="utf-8"))
+        assert script("select_defence").markdown(select) == choices[-1]
+    for part in [*table.split("\n\n"), *choices]:
         assert part.strip() in page, "docs/robustness.md lost a defence table; paste it again"
 
 

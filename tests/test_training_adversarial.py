@@ -159,20 +159,32 @@ def test_cli_adversarial_run_records_its_settings_and_validates_on_held_out_subj
     assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"]
 
 
-def test_recommended_defence_is_the_one_the_rule_chose_and_trains_with_every_setting(tmp_path):
+@pytest.mark.parametrize(("model", "select"), [("hcn", "select.json"),
+                                               ("sgn", "select_sgn.json")])
+def test_recommended_defence_is_the_one_the_rule_chose_and_trains_with_every_setting(
+        tmp_path, model, select):
     from pathlib import Path
 
-    from ela.training.adversarial import RECOMMENDED
+    from ela.training.adversarial import RECOMMENDED, recommended
 
     chosen = json.loads((Path(__file__).parents[1] / "docs" / "results" / "defence_msr"
-                         / "select.json").read_text())["chosen_config"]
-    assert {k: chosen[k] for k in RECOMMENDED} == RECOMMENDED
+                         / select).read_text())["chosen_config"]
+    settings = recommended(model)
+    assert settings is RECOMMENDED[model]
+    assert {k: chosen[k] for k in settings} == settings
     data = demo_dataset(n_per_class=3, frames=16, actions=("walk", "wave"), seed=4)
     path = tmp_path / "demo.npz"
     write_npz(data, path)
     out = tmp_path / "rec"
-    assert main(["train", "--model", "hcn", "--data", str(path), "--label", "action",
-                 "--out", str(out), "--frames", "16", "--epochs", "1", "--cfg", "width=0.25",
+    cfg = ["--cfg", "width=0.25" if model == "hcn" else "frames=16"]
+    assert main(["train", "--model", model, "--data", str(path), "--label", "action",
+                 "--out", str(out), "--frames", "16", "--epochs", "1", *cfg,
                  "--adversarial", "recommended", "--adv-steps", "1"]) == 0
     config = json.loads((out / "config.json").read_text())["train_config"]
-    assert {k: config[k] for k in RECOMMENDED} == {**RECOMMENDED, "adv_steps": 1}
+    assert {k: config[k] for k in settings} == {**settings, "adv_steps": 1}
+
+
+def test_a_model_without_its_own_choice_gets_hcns():
+    from ela.training.adversarial import RECOMMENDED, recommended
+
+    assert recommended("2s-agcn") == RECOMMENDED["hcn"]

@@ -164,9 +164,13 @@ def relative_changes(
     length: j = (logsumexp(k·u) − log n) / k over the n valid joint-frames, a soft maximum
     (between the mean and the largest u; k = `sharpness`), and q = mean of u², which grows
     with the square of a concentrated change.
+
+    c = ‖Δ²x' − Δ²x‖ / body, the change of each joint's acceleration (second difference over
+    three valid frames) relative to the mean bone length: the quantity SMART's perceptual
+    loss weighs, and what makes a change read as a jerk rather than a different motion.
     """
+    v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
     if velocity:
-        v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
         d = v_adv - ref.velocity
         speed_change = torch.sqrt((d * d).sum(1) + 1e-18)
     else:
@@ -184,8 +188,11 @@ def relative_changes(
     u = torch.sqrt((move * move).sum(1) + 1e-18) / ref.body[:, None, None, None]  # (N,T,V,M)
     joints = ref.frame_mask[:, :, None, :].expand_as(u)
     feats["q"] = (u * u, joints)
+    jerk = (v_adv[:, :, 1:] - v_adv[:, :, :-1]) - (ref.velocity[:, :, 1:] - ref.velocity[:, :, :-1])
+    feats["c"] = (torch.sqrt((jerk * jerk).sum(1) + 1e-18) / ref.body[:, None, None, None],
+                  ref.speed_mask[:, 1:] & ref.speed_mask[:, :-1])
     out = {}
-    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0),
+    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0, 0.0),
                                        strict=True):
         if tol:
             rel = torch.relu(rel - tol)
@@ -206,7 +213,7 @@ def soft_maximum(values: torch.Tensor, mask: torch.Tensor, sharpness: float,
 
 class DynamicDistance:
     """Differentiable dynamic distance w_b·b + w_a·a + w_s·s + w_r·r + w_p·p + w_j·j + w_q·q
-    per sample (fractions, not %; r in radians; terms as in `relative_changes`).
+    + w_c·c per sample (fractions, not %; r in radians; terms as in `relative_changes`).
 
     Args:
         layout: skeleton layout of the data.
@@ -217,6 +224,7 @@ class DynamicDistance:
             (0: the paper's); peak_sharpness is its k.
         spread_weight: w_q, weight of q, the mean squared relative joint displacement
             (0: the paper's).
+        accel_weight: w_c, weight of c, the relative acceleration change (0: the paper's).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
         eps: added to the bone and angle denominators as a second guard.
@@ -238,6 +246,7 @@ class DynamicDistance:
         peak_weight: float = 0.0,
         peak_sharpness: float = 50.0,
         spread_weight: float = 0.0,
+        accel_weight: float = 0.0,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
@@ -255,11 +264,12 @@ class DynamicDistance:
             raise ElaError("DynamicDistance: turn_weight and shift_weight must be ≥ 0, got "
                            f"{turn_weight}, {shift_weight}")
         self.turn_weight, self.shift_weight = float(turn_weight), float(shift_weight)
-        if min(peak_weight, spread_weight) < 0 or peak_sharpness <= 0:
-            raise ElaError("DynamicDistance: peak_weight and spread_weight must be ≥ 0 and "
-                           f"peak_sharpness > 0, got {peak_weight}, {spread_weight}, "
-                           f"{peak_sharpness}")
+        if min(peak_weight, spread_weight, accel_weight) < 0 or peak_sharpness <= 0:
+            raise ElaError("DynamicDistance: peak_weight, spread_weight and accel_weight must "
+                           f"be ≥ 0 and peak_sharpness > 0, got {peak_weight}, {spread_weight}, "
+                           f"{accel_weight}, {peak_sharpness}")
         self.peak_weight, self.spread_weight = float(peak_weight), float(spread_weight)
+        self.accel_weight = float(accel_weight)
         self.peak_sharpness = float(peak_sharpness)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
@@ -267,7 +277,7 @@ class DynamicDistance:
         return dynamic_reference(x, self.layout, lengths, *self.thresholds)
 
     def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
-        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q"}, each (N,)."""
+        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q", "c"}, each (N,)."""
         return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
                                 velocity=self.velocity, sharpness=self.peak_sharpness)
 
@@ -277,7 +287,7 @@ class DynamicDistance:
         wb, wa, ws = self.weights
         return (wb * t["b"] + wa * t["a"] + ws * t["s"] + self.turn_weight * t["r"]
                 + self.shift_weight * t["p"] + self.peak_weight * t["j"]
-                + self.spread_weight * t["q"])
+                + self.spread_weight * t["q"] + self.accel_weight * t["c"])
 
 
 EmotionMode = Literal["relative", "kl", "feature"]

@@ -108,6 +108,9 @@ class ELA(Attack):
             frames that decide the class; j prices that peak.
         spread_weight: weight of q, the mean squared relative joint displacement: a
             concentrated change costs more than the same total spread thinly.
+        accel_weight: weight of c, the change of each joint's acceleration relative to the
+            mean bone length (`DynamicDistance`; 0 by default: see docs/attacks.md for its
+            trade-off on training samples).
         emotion_weight: weight of e.
         emotion_mode: how e measures the change of E (`EmotionDistance`): "kl" between the
             emotion posteriors (default: it keeps exactly what the emotion consistency
@@ -151,6 +154,7 @@ class ELA(Attack):
         peak_weight: float = 1.0,
         peak_sharpness: float = 50.0,
         spread_weight: float = 100.0,
+        accel_weight: float = 0.0,
         emotion_weight: float = 1.0,
         emotion_mode: EmotionMode = "kl",
         patience: int = 20,
@@ -179,7 +183,8 @@ class ELA(Attack):
                                         min_length, min_angle, min_speed, velocity=velocity,
                                         turn_weight=turn_weight, shift_weight=shift_weight,
                                         peak_weight=peak_weight, peak_sharpness=peak_sharpness,
-                                        spread_weight=spread_weight)
+                                        spread_weight=spread_weight,
+                                        accel_weight=accel_weight)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
                         if emotion_model is not None and self.emotion_weight > 0 else None)

@@ -50,12 +50,13 @@ def _check_train_args(args: argparse.Namespace) -> None:
 
 
 def _recommended(args: argparse.Namespace) -> None:
-    """``--adversarial recommended``: the chosen defence's settings, where no flag sets one."""
-    from ela.training.adversarial import RECOMMENDED
+    """``--adversarial recommended``: the defence chosen for the model (hcn's for a model the
+    rule was not run on), its settings where no flag sets one."""
+    from ela.training.adversarial import recommended
 
     if args.adversarial != "recommended":
         return
-    for key, value in RECOMMENDED.items():
+    for key, value in recommended(args.model).items():
         if key == "adversarial" or getattr(args, key) is None:
             setattr(args, key, value)
 
@@ -188,8 +189,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "trades (clean loss + β·KL to the attacked batch), attacks in an "
                             "l∞ ball of --adv-eps metres with a bone-length penalty; rotation: "
                             "train on batches whose bones turn smoothly, at most --adv-angle "
-                            "degrees, lengths kept; recommended: the defence chosen for MSR "
-                            "hcn (docs/robustness.md#defences), every setting included")
+                            "degrees, lengths kept; recommended: the defence chosen for the "
+                            "model on MSR (hcn, sgn; hcn's for other models; "
+                            "docs/robustness.md#defences), every setting included")
     train.add_argument("--adv-eps", type=float, default=None,
                        help=f"l∞ budget of the training attack in metres (default "
                             f"{TRAIN_DEFAULTS.adv_eps:g})")

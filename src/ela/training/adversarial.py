@@ -48,12 +48,23 @@ from ela.skeleton.features import bone_lengths, valid_mask
 METHODS = ("pgd", "trades", "rotation")
 ROTATION_COMPONENTS = 3
 
-RECOMMENDED: dict[str, Any] = {"adversarial": "pgd", "adv_eps": 0.02, "adv_steps": 3,
-                               "adv_bone_weight": 10.0}
-"""The defence `ela train --adversarial recommended` trains: the one `scripts/select_defence.py`
-chose for MSR hcn among PGD and TRADES at 2 cm and rotation at 10° and 20° (3 steps each) by
-its rule, fixed before training, on 96 training-part samples (docs/robustness.md#defences,
-docs/results/defence_msr/select.json). TrainConfig fields; flags given beside it win."""
+RECOMMENDED: dict[str, dict[str, Any]] = {
+    "hcn": {"adversarial": "pgd", "adv_eps": 0.02, "adv_steps": 3, "adv_bone_weight": 10.0},
+    "sgn": {"adversarial": "pgd", "adv_eps": 0.06, "adv_steps": 3, "adv_bone_weight": 10.0},
+}
+"""Per model, the defence `ela train --adversarial recommended` trains: the one
+`scripts/select_defence.py` chose by its rule, fixed before training, on 96 MSR training-part
+samples (docs/robustness.md#defences): for hcn among PGD at 2, 4 and 6 cm, TRADES at 2 cm and
+rotation at 10° and 20° (docs/results/defence_msr/select.json), for sgn among PGD at 2, 4
+and 6 cm (select_sgn.json); 3 inner steps each. TrainConfig fields; flags given beside it
+win. Other models get hcn's (`recommended`)."""
+
+
+def recommended(model: str) -> dict[str, Any]:
+    """The settings `--adversarial recommended` trains `model` with: its own choice where the
+    rule was run on it (`RECOMMENDED`), else hcn's."""
+    return RECOMMENDED.get(model, RECOMMENDED["hcn"])
+
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None],
                      tuple[torch.Tensor, torch.Tensor]]
