@@ -27,6 +27,23 @@ train() {  # train RUN_NAME ARGS...
   $ELA train --out "$run" --device "$DEVICE" "$@"; echo "$run: $((SECONDS - start)) s"
 }
 
+choose() {  # choose ARCH PLAIN_RUN PLAIN_NAME CANDIDATE...: judge the plain run (as
+  # PLAIN_NAME) and each $OUT/$R/CANDIDATE on the training part ($J: ELA; PGD 2 cm), apply
+  # the rule of scripts/select_defence.py and set CHOICE to the chosen run's name
+  local arch=$1 plain=$2 first=$3 m run stem=select; shift 2
+  for m in "$@"; do
+    run=$OUT/$R/$m; [ "$m" = "$first" ] && run=$plain
+    bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+      attack $R/judge/$m/ela $run $J --method ela
+      attack $R/judge/$m/pgd $run $J --method pgd --cfg eps=0.02 steps=20"
+  done
+  wait
+  $PY scripts/select_defence.py "$OUT/$R" --plain "$plain" --arch "$arch"
+  [ "$arch" = hcn ] || stem=select_$arch
+  CHOICE=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
+    "$OUT/$R/$stem.json")
+}
+
 set_aside_if_stale() {  # set_aside_if_stale DIR RUN: DIR's attacks were made on another run
   local dir=$1 made
   [ -f "$dir/ela/summary.json" ] || return 0
@@ -234,32 +251,17 @@ for step in $STEPS; do
       wait
       D="--data $DATA/msr_action3d --format msr --batch-size 32"
       J="$D --part train --samples ${JUDGE_SAMPLES:-96}"
-      for m in plain hcn_pgd_e2 hcn_pgd_e4 hcn_pgd_e6 hcn_trades_b1_e2 hcn_rot10 hcn_rot20; do
-        run=$OUT/$R/$m; [ $m = plain ] && run=$A
-        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
-          attack $R/judge/$m/ela $run $J --method ela
-          attack $R/judge/$m/pgd $run $J --method pgd --cfg eps=0.02 steps=20"
-      done
-      wait
-      $PY scripts/select_defence.py "$OUT/$R" --plain "$A"
-      chosen=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
-        "$OUT/$R/select.json")
+      choose hcn "$A" plain hcn_pgd_e2 hcn_pgd_e4 hcn_pgd_e6 hcn_trades_b1_e2 hcn_rot10 \
+        hcn_rot20
+      chosen=$CHOICE
       # sgn: PGD at 2 cm (hcn's choice), 4 and 6 cm, judged and chosen by the same rule
       # against the plain msr_sgn
       G="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --model sgn"
       G="$G --frames 20 --epochs 80 --adv-steps 3"
       for e in 2 4 6; do bg train $R/sgn_pgd_e$e $G --adversarial pgd --adv-eps 0.0$e; done
       wait
-      for m in sgn_plain sgn_pgd_e2 sgn_pgd_e4 sgn_pgd_e6; do
-        run=$OUT/$R/$m; [ $m = sgn_plain ] && run=$S
-        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
-          attack $R/judge/$m/ela $run $J --method ela
-          attack $R/judge/$m/pgd $run $J --method pgd --cfg eps=0.02 steps=20"
-      done
-      wait
-      $PY scripts/select_defence.py "$OUT/$R" --plain "$S" --arch sgn
-      sgn_chosen=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
-        "$OUT/$R/select_sgn.json")
+      choose sgn "$S" sgn_plain sgn_pgd_e2 sgn_pgd_e4 sgn_pgd_e6
+      sgn_chosen=$CHOICE
       T="$D --samples ${SAMPLES:-32}"
       for m in plain chosen sgn_plain sgn_chosen; do
         case $m in plain) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
