@@ -61,7 +61,8 @@ class _Selectable:
 @dataclass
 class DynamicReference(_Selectable):
     """Clean features and masks, each (N, T or T−1, elements, M); `bone_vec` (N, 3, T, B,
-    M) and `velocity` (N, 3, T−1, V, M); `position` (N, 3, T, V, M) the clean joints;
+    M), `velocity` (N, 3, T−1, V, M) and `acceleration` (N, 3, T−2, V, M) with its mask
+    `accel_mask` (N, T−2, V, M: three valid frames); `position` (N, 3, T, V, M) the clean joints;
     `speed_scale` = max(S, min_speed), the
     denominator of the speed term; `centre` (N, 3, T, M) the centre joint's path, `body`
     (N,) the mean length of the counted bones (the scale of the centre-shift term) and
@@ -76,10 +77,12 @@ class DynamicReference(_Selectable):
     angle: torch.Tensor
     speed: torch.Tensor
     velocity: torch.Tensor
+    acceleration: torch.Tensor
     speed_scale: torch.Tensor
     bone_mask: torch.Tensor
     angle_mask: torch.Tensor
     speed_mask: torch.Tensor
+    accel_mask: torch.Tensor
 
 
 def dynamic_reference(
@@ -98,6 +101,8 @@ def dynamic_reference(
         speed = joint_speeds(x)
         arm_a, arm_c = angle_arms(x, layout)
         bone_mask = frames[:, :, None, :] & (bone >= min_length)
+        velocity = x[:, :3, 1:] - x[:, :3, :-1]
+        moving = speed_mask(frames)[:, :, None, :].expand_as(speed)
         return DynamicReference(
             bone=bone,
             bone_vec=bone_vectors(x, layout),
@@ -107,14 +112,16 @@ def dynamic_reference(
             frame_mask=frames,
             angle=angle,
             speed=speed,
-            velocity=x[:, :3, 1:] - x[:, :3, :-1],
+            velocity=velocity,
+            acceleration=velocity[:, :, 1:] - velocity[:, :, :-1],
             speed_scale=speed.clamp(min=min_speed),
             bone_mask=bone_mask,
             angle_mask=frames[:, :, None, :]
             & (arm_a >= min_length)
             & (arm_c >= min_length)
             & (angle >= min_angle),
-            speed_mask=speed_mask(frames)[:, :, None, :].expand_as(speed),
+            speed_mask=moving,
+            accel_mask=moving[:, 1:] & moving[:, :-1],
         )
 
 
@@ -188,9 +195,9 @@ def relative_changes(
     u = torch.sqrt((move * move).sum(1) + 1e-18) / ref.body[:, None, None, None]  # (N,T,V,M)
     joints = ref.frame_mask[:, :, None, :].expand_as(u)
     feats["q"] = (u * u, joints)
-    jerk = (v_adv[:, :, 1:] - v_adv[:, :, :-1]) - (ref.velocity[:, :, 1:] - ref.velocity[:, :, :-1])
+    jerk = (v_adv[:, :, 1:] - v_adv[:, :, :-1]) - ref.acceleration
     feats["c"] = (torch.sqrt((jerk * jerk).sum(1) + 1e-18) / ref.body[:, None, None, None],
-                  ref.speed_mask[:, 1:] & ref.speed_mask[:, :-1])
+                  ref.accel_mask)
     out = {}
     for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0, 0.0),
                                        strict=True):

@@ -88,10 +88,12 @@ def _attack_row(attack: AttackOutput, changes: dict[str, np.ndarray]) -> dict[st
 
 
 def _fixed_eps(attack: AttackOutput) -> float | None:
+    """The l∞ budget (metres) of a fixed-budget attack's folder; None for the others."""
     method = str(attack.summary.get("method"))
     options = ATTACKS[method].options() if method in ATTACKS else {}
-    return float(attack.summary.get("options", {}).get("eps", options["eps"])) \
-        if "eps" in options else None
+    if "eps" not in options:
+        return None
+    return float(attack.summary.get("options", {}).get("eps", options["eps"]))
 
 
 def _linf_to_fool(attack: AttackOutput, changes: dict[str, np.ndarray]) -> np.ndarray:
