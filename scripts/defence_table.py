@@ -7,16 +7,17 @@ present), the choices ``ROOT/select.json`` and ``ROOT/select_sgn.json``
 plain model's test attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
 
 1. per model (hcn plain, the chosen defence, the plain model guarded by the pooled
-   detector; sgn plain and with its chosen defence): clean accuracy, ELA's success and
-   median ΔB/B to fool (× its plain model), C&W's median l∞ to fool, robust accuracy at l∞
-   2 cm under PGD, APGD and the worst case of all the card's attacks per sample (× plain),
-   transfer success of the plain model's attacks; every attack is white-box on what it
-   attacks (the guard included: adaptive);
+   detector and by feature squeezing; sgn plain and with its chosen defence): clean
+   accuracy, ELA's success and median ΔB/B to fool (× its plain model), C&W's median l∞ to
+   fool, robust accuracy at l∞ 2 cm under PGD, APGD and the worst case of all the card's
+   attacks per sample (× plain), transfer success of the plain model's attacks; every
+   attack is white-box on what it attacks (the guard included: adaptive);
 2. budget curves: PGD (50 fixed steps of ε/4) and APGD (100 steps, adaptive step size)
    success among the attacked samples at each l∞ budget, per model (a defence that masks
    gradients would stay below 100 % as the budget grows);
-3. detection: the pooled detector's catch rate at its threshold on the non-adaptive test
-   attacks, against the share of attacked samples the adaptive attack does not get past.
+3. detection, per guard: its catch rate at its threshold on the non-adaptive test attacks
+   (the ``detection`` of its card), against the share of attacked samples the adaptive
+   attack does not get past.
 
     .venv/bin/python scripts/defence_table.py runs/defence_msr
 """
@@ -35,10 +36,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ela.files import atomic_write_bytes  # noqa: E402
 
-MODELS = ("plain", "chosen", "guarded", "sgn_plain", "sgn_chosen")
+MODELS = ("plain", "chosen", "guarded", "squeezed", "sgn_plain", "sgn_chosen")
 """Card folders, in table order; a model's "× plain" is against the plain model of its
 architecture (the sgn_ ones against sgn_plain)."""
 CURVES = ("pgd", "apgd")
+#: guarded model card -> the guard's name
+GUARDS = {"guarded": "pooled detector", "squeezed": "feature squeezing"}
 #: defended model -> folder of `ela eval` on its plain model's ELA / C&W / PGD 2 cm attacks
 TRANSFER = {"chosen": "transfer", "sgn_chosen": "transfer_sgn"}
 
@@ -115,22 +118,24 @@ def tables(root: Path) -> str:
     out += [f"| {names[m]}, {method.upper()} | "
             + " | ".join(pct(r["success_rate"]) for _, r in budgets(rows[m], method)) + " |"
             for m in rows for method in CURVES if budgets(rows[m], method)]
-    detect = cards["plain"].get("detection", {})
-    out += ["", "| attack | caught by the guard (non-adaptive) | clean test sequences flagged "
-            "| adaptive attack: success (fooled and not flagged) | stopped by the guard |",
-            "|---|---|---|---|---|"]
-    for method, key in (("ela", "ela"), ("cw", "cw"), ("pgd", "pgd_0.02")):
-        d, a = detect.get(method, {}), rows["guarded"][key]
-        out.append(f"| {method} | {pct(d.get('caught_at_threshold'))} | "
-                   f"{pct(d.get('false_alarms_at_threshold'))} | {pct(a['success_rate'])} | "
-                   f"{pct(1 - a['success_rate'])} |")
+    out += ["", "| guard | attack | caught by the guard (non-adaptive) | clean test sequences "
+            "flagged | adaptive attack: success (fooled and not flagged) | stopped by the "
+            "guard |", "|---|---|---|---|---|---|"]
+    for guard in (g for g in GUARDS if g in rows):
+        detect = cards[guard].get("detection", {})
+        for method, key in (("ela", "ela"), ("cw", "cw"), ("pgd", "pgd_0.02")):
+            d, a = detect.get(method, {}), rows[guard][key]
+            out.append(f"| {GUARDS[guard]} | {method} | {pct(d.get('caught_at_threshold'))} | "
+                       f"{pct(d.get('false_alarms_at_threshold'))} | "
+                       f"{pct(a['success_rate'])} | {pct(1 - a['success_rate'])} |")
     return "\n".join(out) + "\n"
 
 
 def model_names(root: Path) -> dict[str, str]:
     hcn, sgn = (read(root / f"{stem}.json")["chosen"] for stem in ("select", "select_sgn"))
     return {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
-            "guarded": "hcn, plain + pooled detector (guard)", "sgn_plain": "sgn, plain",
+            **{g: f"hcn, plain + {name} (guard)" for g, name in GUARDS.items()},
+            "sgn_plain": "sgn, plain",
             "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}
 
 

@@ -222,10 +222,18 @@ for step in $STEPS; do
       done
       # ELA without its emotion term (E still measures whether the emotion is kept)
       bg attack $R/test/ela_noemo $A --method ela --cfg emotion_weight=0 --samples ${SAMPLES:-32}
+      # every sample of the validation part: their clean sequences set feature squeezing's
+      # threshold (PGD, the cheapest attack; its changes are not read)
+      bg attack $R/val/pgd $A --method pgd --part val --samples 1000
       wait
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
         --test "$OUT"/$R/test/{ela,cw,smart,pgd} "${HOLD[@]}" --out "$OUT/$R/$judge" \
         --device "$DEVICE" > "$OUT/$R/$judge.md"
+      # feature squeezing of hcn: its width chosen on the training folders, its threshold
+      # set on the validation part (ela.runs.squeeze)
+      $ELA detect --squeeze "$OUT/${ds}_hcn" --calibrate "$OUT/$R/val/pgd" \
+        --train "$OUT"/$R/train/{ela,cw,smart,pgd} --test "$OUT"/$R/test/{ela,cw,smart,pgd} \
+        --out "$OUT/$R/squeeze" --device "$DEVICE" > "$OUT/$R/squeeze.md"
       # the detector with nothing to learn, on the same folders
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md" ;;
     defence-msr)
@@ -276,17 +284,22 @@ for step in $STEPS; do
           done"
       done
       wait
-      # the guard: detect-msr's pooled detector (held out by subject)
-      GD=$OUT/detect_msr/detect_by_subject
-      [ -f "$GD/detect.json" ] || { echo "defence-msr needs the detect-msr step" >&2; exit 2; }
-      for m in ela cw; do
-        bg attack $R/test/guarded/$m $A $T --method $m --guard "$GD/detectors/pooled"
-      done
-      for e in $EPS; do
-        bg attack $R/test/guarded/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
-          --guard "$GD/detectors/pooled"
-        bg attack $R/test/guarded/apgd_$e $A $T --method apgd --cfg eps=$e steps=100 \
-          --guard "$GD/detectors/pooled"
+      # the guards of detect-msr: its pooled detector (held out by subject) -> guarded/,
+      # feature squeezing (threshold set on the validation subject) -> squeezed/
+      GD=$OUT/detect_msr/detect_by_subject; SQ=$OUT/detect_msr/squeeze
+      [ -f "$GD/detect.json" ] && [ -f "$SQ/detect.json" ] ||
+        { echo "defence-msr needs the detect-msr step" >&2; exit 2; }
+      for g in guarded:$GD/detectors/pooled squeezed:$SQ/detectors/squeeze; do
+        name=${g%%:*}; guard=${g#*:}
+        for m in ela cw; do
+          bg attack $R/test/$name/$m $A $T --method $m --guard "$guard"
+        done
+        for e in $EPS; do
+          bg attack $R/test/$name/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
+            --guard "$guard"
+          bg attack $R/test/$name/apgd_$e $A $T --method apgd --cfg eps=$e steps=100 \
+            --guard "$guard"
+        done
       done
       wait
       $ELA eval "$OUT/$R/$chosen" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
@@ -295,12 +308,13 @@ for step in $STEPS; do
         --out "$OUT/$R/transfer_sgn" > "$OUT/$R/transfer_sgn.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
-      for m in plain chosen guarded sgn_plain sgn_chosen; do
-        case $m in plain|guarded) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
+      for m in plain chosen guarded squeezed sgn_plain sgn_chosen; do
+        case $m in plain|guarded|squeezed) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
           sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
         opt=(); [ $m = chosen ] && opt=(--selection "$OUT/$R/select.json")
         [ $m = sgn_chosen ] && opt=(--selection "$OUT/$R/select_sgn.json")
         [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$GD/detect.json")
+        [ $m = squeezed ] && opt=(--detect "$SQ/detect.json")
         $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*,apgd_*} "${opt[@]}" \
           --out "$OUT/$R/cards/$m" > /dev/null
       done

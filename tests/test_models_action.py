@@ -42,9 +42,10 @@ def test_every_registered_action_model_has_a_tiny_config():
 
 
 def test_every_registered_model_is_of_a_kind_with_a_table():
-    """The action table is here, the emotion and multimodal ones in their test files; each
-    must equal its kind's models, and together the kinds must hold every registered name."""
-    kinds = [set(list_models(kind)) for kind in ("action", "emotion", "multimodal")]
+    """The action table is here, the emotion, multimodal and detector ones in their test
+    files; each must equal its kind's models, and together the kinds must hold every
+    registered name."""
+    kinds = [set(list_models(kind)) for kind in ("action", "emotion", "multimodal", "detector")]
     assert set().union(*kinds) == set(list_models())
 
 

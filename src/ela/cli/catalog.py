@@ -8,12 +8,12 @@ import argparse
 def cmd_models(args: argparse.Namespace) -> int:
     from ela.models.registry import list_models, model_options
 
-    for kind in ("action", "emotion", "multimodal"):
+    for kind in ("action", "emotion", "multimodal", "detector"):
         print(f"{kind} models:")
         for name in list_models(kind):
             opts = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
             print(f"  {name}: {opts or '(no options)'}")
-    print("set options with `ela train --cfg key=value ...`")
+    print("set options with `ela train --cfg key=value ...`; detectors are built by `ela detect`")
     return 0
 
 

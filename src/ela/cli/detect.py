@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from ela.cli.common import DEVICE_HELP, at_least, parse_cfg
+from ela.errors import ElaError
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
+    from ela.runs import squeeze
     from ela.runs.detect import DetectorSettings, markdown, run_detect
 
     at_least(args.epochs, 1, "--epochs")
@@ -17,8 +19,19 @@ def cmd_detect(args: argparse.Namespace) -> int:
     settings = DetectorSettings(model=args.model, cfg=parse_cfg(args.cfg), epochs=args.epochs,
                                 seed=args.seed, bootstrap=args.bootstrap, device=args.device,
                                 restarts=args.restarts, group=args.hold_out_group)
-    report = run_detect(args.train, args.test, args.out, settings)
-    print(markdown(report))
+    if args.squeeze is not None:
+        if not args.calibrate:
+            raise ElaError("--squeeze needs --calibrate: attack folders of the run's "
+                           "validation part (ela attack RUN --part val), whose clean "
+                           "sequences set the threshold")
+        sigmas = tuple(args.sigmas) if args.sigmas else squeeze.SIGMAS
+        report = squeeze.run_squeeze(args.squeeze, args.train, args.test, args.calibrate,
+                                     args.out, settings, sigmas)
+        print(squeeze.markdown(report))
+    else:
+        if args.calibrate or args.sigmas:
+            raise ElaError("--calibrate and --sigmas are options of --squeeze")
+        print(markdown(run_detect(args.train, args.test, args.out, settings)))
     print(f"wrote {Path(args.out) / 'detect.json'}")
     return 0
 
@@ -49,5 +62,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "subjects, so the threshold meets unseen subjects as the test does")
     det.add_argument("--seed", type=int, default=0,
                      help="seed of the held-out pairs, training and bootstrap (default 0)")
+    det.add_argument("--squeeze", default=None, metavar="RUN",
+                     help="instead of training detectors, feature squeezing of RUN's action "
+                          "model (Xu et al. 2018: its answer on the sequence and on a copy "
+                          "smoothed along time); the width is chosen on the --train folders, "
+                          "the threshold set on the --calibrate folders")
+    det.add_argument("--calibrate", nargs="+", default=None, metavar="ATTACK_DIR",
+                     help="with --squeeze: attack folders of RUN's validation part (ela "
+                          "attack RUN --part val); their clean sequences set the threshold "
+                          "for 5 %% false alarms")
+    det.add_argument("--sigmas", nargs="+", type=float, default=None, metavar="FRAMES",
+                     help="with --squeeze: candidate widths of the Gaussian along time "
+                          "(default 0.5 1 1.5 2)")
     det.add_argument("--device", default="auto", help=DEVICE_HELP)
     det.set_defaults(func=cmd_detect)

@@ -9,8 +9,10 @@ from ela.models import (
     recurrent,
     sgn,
     smacn,
+    squeeze,
     sstgcn,
     stgcn,
 )
 
-MODULES = (agcn, cnn, hcn, multimodal, proxemo, recurrent, sgn, smacn, sstgcn, stgcn)
+MODULES = (agcn, cnn, hcn, multimodal, proxemo, recurrent, sgn, smacn, squeeze, sstgcn,
+           stgcn)
