@@ -93,6 +93,9 @@ def test_the_filter_keeps_constants_and_lines_and_removes_alternation():
     assert abs(nyquist) < 0.02  # the filter's gain at the fastest alternation
     inner = temporal_smoothing(alternating, k)[..., 3:-3, :, :]
     assert torch.allclose(inner.abs(), torch.full_like(inner, abs(nyquist)))
+    padded = torch.cat([x, torch.zeros(2, 3, 5, 4, 1)], dim=2)  # 5 frames of padding
+    again = temporal_smoothing(padded, k)
+    assert torch.allclose(again[:, :, :T], y, atol=1e-6) and (again[:, :, T:] == 0).all()
     with pytest.raises(ElaError, match="sigma must be > 0"):
         gaussian_kernel(0.0)
 

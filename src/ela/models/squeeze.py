@@ -7,7 +7,7 @@ nearly the same answer, while an adversarial one, placed just across a decision 
 by a change the squeezer partly removes, falls back. The score is the L1 distance between
 the two softmax vectors (0 … 2). The squeezer here is the motion analogue of the paper's
 median smoothing: a Gaussian low-pass filter along time, with standard deviation `sigma`
-frames (edges replicated), written as a convolution so that an adaptive attack
+frames (edges replicated, padding left alone), written as a convolution so that an adaptive attack
 (`ela.attacks.guard.Guarded`) differentiates through it.
 
 `FeatureSqueezing` is a registered model of kind "detector": x (N, C, T, V, M) metres →
@@ -41,14 +41,21 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
 
 
 def temporal_smoothing(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """x (N, C, T, V, M) filtered along T by `kernel` (odd length), the first and last
-    frames repeated beyond the edges."""
+    """x (N, C, T, V, M) filtered along T by `kernel` (odd length) within each sample's
+    frames: its last frame with anyone present is repeated beyond it (and its first before
+    the start), and trailing all-zero padding stays zero, so a padded sequence is smoothed
+    as its unpadded self."""
     n, c, t, v, m = x.shape
     r = len(kernel) // 2
-    flat = x.permute(0, 1, 3, 4, 2).reshape(-1, 1, t)
-    flat = F.pad(flat, (r, r), mode="replicate")
-    out = F.conv1d(flat, kernel.to(x)[None, None])
-    return out.reshape(n, c, v, m, t).permute(0, 1, 4, 2, 3)
+    present = x.detach().abs().amax(dim=(1, 3, 4)) > 0  # (N, T)
+    last = t - 1 - present.flip(1).int().argmax(dim=1)  # all-zero sample: t - 1
+    frames = torch.arange(-r, t + r, device=x.device)[None].clamp(min=0)
+    frames = torch.minimum(frames, last[:, None])  # (N, T + 2r)
+    padded = x.gather(2, frames[:, None, :, None, None].expand(n, c, t + 2 * r, v, m))
+    flat = padded.permute(0, 1, 3, 4, 2).reshape(-1, 1, t + 2 * r)
+    out = F.conv1d(flat, kernel.to(x)[None, None]).reshape(n, c, v, m, t).permute(0, 1, 4, 2, 3)
+    keep = torch.arange(t, device=x.device)[None] <= last[:, None]
+    return out * keep[:, None, :, None, None].to(out.dtype)
 
 
 @register_model("feature-squeezing", kind="detector")
