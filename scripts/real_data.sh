@@ -44,14 +44,25 @@ choose() {  # choose ARCH PLAIN_RUN PLAIN_NAME CANDIDATE...: judge the plain run
     "$OUT/$R/$stem.json")
 }
 
-set_aside_if_stale() {  # set_aside_if_stale DIR RUN: DIR's attacks were made on another run
-  local dir=$1 made
+set_aside_if_stale() {  # set_aside_if_stale DIR RUN [GUARD]: DIR's attacks were made on
+  # another run, or against GUARD (a detector folder) at another threshold
+  local dir=$1 made tau
   [ -f "$dir/ela/summary.json" ] || return 0
   made=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['run'])" \
     "$dir/ela/summary.json")
-  [ "$(realpath -m "$made")" = "$(realpath -m "$2")" ] && return 0
-  echo "$dir was attacked on $made, not $2: moved to $dir.on_$(basename "$made")"
-  mv "$dir" "$dir.on_$(basename "$made")"
+  if [ "$(realpath -m "$made")" != "$(realpath -m "$2")" ]; then
+    echo "$dir was attacked on $made, not $2: moved to $dir.on_$(basename "$made")"
+    mv "$dir" "$dir.on_$(basename "$made")"; return 0
+  fi
+  [ -n "${3:-}" ] || return 0
+  # the same threshold up to float noise (a retrained or rescored detector's last digits)
+  tau=$($PY -c "import json,math,sys; a = json.load(open(sys.argv[1])).get('guard_threshold')
+b = json.load(open(sys.argv[2]))['threshold']
+print('same' if a is not None and math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6) else a)" \
+    "$dir/ela/summary.json" "$3/threshold.json")
+  [ "$tau" = same ] && return 0
+  echo "$dir was attacked against a guard at threshold $tau; moved to $dir.tau_$tau"
+  mv "$dir" "$dir.tau_$tau"
 }
 
 bg() {  # run a command in the background with PARALLEL=1, else now
@@ -205,8 +216,9 @@ for step in $STEPS; do
       # (a detector per attack and one pooled, trained on the training-part folders, ROC-AUC
       # with a bootstrap interval on the test-part folders) and scripts/jerk_auc.py.
       # MSR's detectors hold out a training SUBJECT (names aXX_sYY_eZZ) to choose their
-      # training and threshold, as the test part's subjects are new; Bandai-2's names carry
-      # no subject, so its detectors hold out samples.
+      # training, as the test part's subjects are new; Bandai-2's names carry no subject,
+      # so its detectors hold out samples. Every threshold is set on the clean sequences of
+      # the validation part (clips no model here trained on).
       ds=${step#detect-}
       case $ds in
         msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn
@@ -222,13 +234,13 @@ for step in $STEPS; do
       done
       # ELA without its emotion term (E still measures whether the emotion is kept)
       bg attack $R/test/ela_noemo $A --method ela --cfg emotion_weight=0 --samples ${SAMPLES:-32}
-      # every sample of the validation part: their clean sequences set feature squeezing's
+      # every sample of the validation part: their clean sequences set every detector's
       # threshold (PGD, the cheapest attack; its changes are not read)
       bg attack $R/val/pgd $A --method pgd --part val --samples 1000
       wait
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
         --test "$OUT"/$R/test/{ela,cw,smart,pgd} "${HOLD[@]}" --out "$OUT/$R/$judge" \
-        --device "$DEVICE" > "$OUT/$R/$judge.md"
+        --calibrate "$OUT/$R/val/pgd" --device "$DEVICE" > "$OUT/$R/$judge.md"
       # feature squeezing of hcn: its width chosen on the training folders, its threshold
       # set on the validation part (ela.runs.squeeze)
       $ELA detect --squeeze "$OUT/${ds}_hcn" --calibrate "$OUT/$R/val/pgd" \
@@ -284,13 +296,14 @@ for step in $STEPS; do
           done"
       done
       wait
-      # the guards of detect-msr: its pooled detector (held out by subject) -> guarded/,
-      # feature squeezing (threshold set on the validation subject) -> squeezed/
+      # the guards of detect-msr (thresholds set on the validation part): its pooled
+      # detector (held out by subject) -> guarded/, feature squeezing -> squeezed/
       GD=$OUT/detect_msr/detect_by_subject; SQ=$OUT/detect_msr/squeeze
       [ -f "$GD/detect.json" ] && [ -f "$SQ/detect.json" ] ||
         { echo "defence-msr needs the detect-msr step" >&2; exit 2; }
       for g in guarded:$GD/detectors/pooled squeezed:$SQ/detectors/squeeze; do
         name=${g%%:*}; guard=${g#*:}
+        set_aside_if_stale "$OUT/$R/test/$name" "$A" "$guard"
         for m in ela cw; do
           bg attack $R/test/$name/$m $A $T --method $m --guard "$guard"
         done

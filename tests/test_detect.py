@@ -134,6 +134,34 @@ def test_a_test_folder_without_a_training_folder_is_refused(report, tmp_path):
         run_detect(train, [f"loud={odd}"], tmp_path)
 
 
+def test_validation_sequences_set_the_threshold_when_given(report, tmp_path):
+    """--calibrate: every detector's threshold is the 95 % quantile of its scores on the
+    clean sequences of the validation-part folders (not the held-out training pairs'),
+    and threshold.json says where it came from."""
+    from ela.runs.detect import attacked_scores, guard_threshold
+    from ela.viz.load import load_attack
+
+    tmp, _, train, test = report
+    val = write_attack(tmp_path / "val", "cw", 0.05, 8)
+    settings = DetectorSettings(epochs=3, bootstrap=50, device="cpu", restarts=1)
+    r = run_detect(train, test, tmp_path / "out", settings, calibrate=[val])
+    clean = load_attack(val).clean
+    for folder in (r["methods"]["loud"]["detector"], r["pooled"]["all"]["detector"]):
+        model = load(folder)
+        expected = float(np.quantile(attacked_scores(model, clean), 0.95))
+        assert guard_threshold(folder) == pytest.approx(expected)
+        saved = json.loads((Path(folder) / "threshold.json").read_text())
+        assert saved["calibrated_on"] == f"24 clean sequences of {val}"
+    assert r["calibrated_on"] == f"24 clean sequences of {val}"
+    rows = "index,name\n" + "".join(f"{i},a01_s01_e{i:02d}\n" for i in range(24))
+    named = [write_attack(tmp_path / f"named_{m}", m, 0.05, seed)
+             for m, seed in (("cw", 9), ("val", 10))]
+    for folder in named:
+        (Path(folder) / "samples.csv").write_text(rows)
+    with pytest.raises(ElaError, match="a01_s01_e00.*also in a --train folder"):
+        run_detect([named[0]], [named[0]], tmp_path / "out", settings, calibrate=[named[1]])
+
+
 def test_held_out_pairs_share_no_clean_sequence_with_training(tmp_path):
     """Two attacks on the same samples give each clean sequence twice; a held-out split by
     pair would train on the clean copy it then calibrates the threshold on."""

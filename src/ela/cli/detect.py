@@ -29,9 +29,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
                                      args.out, settings, sigmas)
         print(squeeze.markdown(report))
     else:
-        if args.calibrate or args.sigmas:
-            raise ElaError("--calibrate and --sigmas are options of --squeeze")
-        print(markdown(run_detect(args.train, args.test, args.out, settings)))
+        if args.sigmas:
+            raise ElaError("--sigmas is an option of --squeeze")
+        print(markdown(run_detect(args.train, args.test, args.out, settings, args.calibrate)))
     print(f"wrote {Path(args.out) / 'detect.json'}")
     return 0
 
@@ -68,9 +68,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "smoothed along time); the width is chosen on the --train folders, "
                           "the threshold set on the --calibrate folders")
     det.add_argument("--calibrate", nargs="+", default=None, metavar="ATTACK_DIR",
-                     help="with --squeeze: attack folders of RUN's validation part (ela "
-                          "attack RUN --part val); their clean sequences set the threshold "
-                          "for 5 %% false alarms")
+                     help="attack folders of the run's validation part (ela attack RUN "
+                          "--part val), clips no model here trained on: their clean "
+                          "sequences set each detector's threshold for 5 %% false alarms "
+                          "(needed with --squeeze; by default a trained detector's is set "
+                          "on its held-out training pairs)")
     det.add_argument("--sigmas", nargs="+", type=float, default=None, metavar="FRAMES",
                      help="with --squeeze: candidate widths of the Gaussian along time "
                           "(default 0.5 1 1.5 2)")

@@ -23,6 +23,7 @@ an interrupted run resumes.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -132,6 +133,45 @@ def check_same_space(outputs: list[AttackOutput]) -> None:
                            "reads one input space (attack folders of one run)")
 
 
+@dataclass
+class Calibration:
+    """Clean sequences that set a detector's threshold: x (K, C, T, V, M) float32, and
+    where they come from (``threshold.json``'s ``calibrated_on``)."""
+
+    x: np.ndarray
+    source: str
+
+
+def calibration_set(specs: list[str], training: list[AttackOutput],
+                    false_alarms: float) -> tuple[Calibration, list[AttackOutput]]:
+    """The clean sequences of the attack folders `specs` — of the run's validation part,
+    sequences no model here trained on — and the folders (for `check_same_space`). A
+    sequence also found in a `training` folder, or too few sequences for the false-alarm
+    rate, are refused."""
+    def names(o: AttackOutput) -> set[str]:  # without samples.csv a folder has no names
+        return set(o.names) if (o.folder / "samples.csv").is_file() else set()
+
+    folders = [o for outs in named_folders(specs).values() for o in outs]
+    seen = set().union(*(names(o) for o in training))
+    for o in folders:
+        if overlap := seen.intersection(names(o)):
+            raise ElaError(f"{o.folder}: calibration sequence {sorted(overlap)[0]!r} is also "
+                           "in a --train folder; calibrate on the validation part "
+                           "(ela attack RUN --part val), sequences no model here trained on")
+    x = np.concatenate([o.clean for o in folders]).astype(np.float32)
+    needed = math.ceil(1 / false_alarms)
+    if len(x) < needed:
+        raise ElaError(f"{len(x)} calibration sequence(s); a threshold for "
+                       f"{false_alarms:.0%} false alarms needs at least {needed}")
+    where = ", ".join(str(o.folder) for o in folders)
+    return Calibration(x, f"{len(x)} clean sequences of {where}"), folders
+
+
+def threshold_of(scores: np.ndarray, false_alarms: float) -> float:
+    """The score that `false_alarms` of the clean `scores` exceed."""
+    return float(np.quantile(scores, 1 - false_alarms))
+
+
 def groups_of(pairs: Pairs, pattern: str) -> np.ndarray:
     """(2P,) the group of each pair's sample: the first group of `pattern` in its name."""
     regex = re.compile(pattern)
@@ -167,12 +207,14 @@ def held_out(pairs: Pairs, settings: DetectorSettings) -> np.ndarray:
 
 
 def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
-                   folder: Path, sources: list[str]) -> tuple[torch.nn.Module, float]:
+                   folder: Path, sources: list[str],
+                   calibration: Calibration | None = None) -> tuple[torch.nn.Module, float]:
     """Train (or reuse, when `folder` holds one trained on the same sources and settings) a
     clean-vs-attacked classifier on `pairs`; best epoch by loss on held-out pairs. Returns
-    it and its threshold: the log-odds that flags `false_alarms` of the held-out clean
-    sequences (of all training clean sequences when none is held out), also written to
-    ``threshold.json`` for `ela attack --guard`."""
+    it and its threshold: the log-odds that flags `false_alarms` of the `calibration`
+    sequences, or without them of the held-out clean sequences (of all training clean
+    sequences when none is held out), also written to ``threshold.json`` for `ela attack
+    --guard`."""
     fields = {k: v for k, v in asdict(settings).items() if k != "group"}
     spec = {"settings": {**fields,  # "auto" as what it means here
                          "device": str(loop.resolve_device(settings.device))},
@@ -185,15 +227,19 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
     else:
         model = _fit(pairs, val, layout, settings, folder)
         atomic_write_json(config_file, spec)
-    clean = ~pairs.attacked & (val if val.any() else True)
-    where = "" if settings.group is None else \
-        f" (groups {', '.join(sorted(set(groups_of(pairs, settings.group)[val])))})"
-    threshold = float(np.quantile(attacked_scores(model, pairs.x[clean]),
-                                  1 - settings.false_alarms))
+    if calibration is not None:
+        clean, source = calibration.x, calibration.source
+    else:
+        rows = ~pairs.attacked & (val if val.any() else True)
+        clean = pairs.x[rows]
+        where = "" if settings.group is None else \
+            f" (groups {', '.join(sorted(set(groups_of(pairs, settings.group)[val])))})"
+        source = (f"{int(rows.sum())} clean sequences held out of training{where}"
+                  if val.any() else f"{int(rows.sum())} clean training sequences")
+    threshold = threshold_of(attacked_scores(model, clean), settings.false_alarms)
     atomic_write_json(folder / THRESHOLD_FILE, {
         "threshold": threshold, "false_alarms": settings.false_alarms,
-        "calibrated_on": f"{int(clean.sum())} clean sequences held out of training{where}"
-                         if val.any() else f"{int(clean.sum())} clean training sequences"})
+        "calibrated_on": source})
     return model, threshold
 
 
@@ -273,11 +319,14 @@ def score(model: torch.nn.Module, threshold: float, test: Pairs,
 
 
 def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
-               settings: DetectorSettings | None = None) -> dict[str, Any]:
+               settings: DetectorSettings | None = None,
+               calibrate: list[str] | None = None) -> dict[str, Any]:
     """Train and score the per-method and pooled detectors; writes and returns detect.json.
 
     train_specs / test_specs: ``[NAME=]DIR`` attack folders (training part / test part);
-    each test name needs a training folder of the same name."""
+    each test name needs a training folder of the same name. calibrate: attack folders of
+    the validation part whose clean sequences set every detector's threshold (by default
+    the held-out training pairs' do)."""
     settings = settings or DetectorSettings()
     out = Path(out)
     train_sets, test_sets = named_folders(train_specs), named_folders(test_specs)
@@ -286,6 +335,11 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
         raise ElaError(f"no training-part attack folder for {', '.join(missing)} (names: "
                        f"{', '.join(sorted(train_sets))}); name folders NAME=DIR to pair them")
     every = [o for outs in (*train_sets.values(), *test_sets.values()) for o in outs]
+    calibration = None
+    if calibrate:
+        calibration, folders = calibration_set(
+            calibrate, [o for outs in train_sets.values() for o in outs], settings.false_alarms)
+        every += folders
     check_same_space(every)
     layout = every[0].layout.name
     train_pairs = {name: pairs_of(outs) for name, outs in train_sets.items()}
@@ -299,10 +353,13 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
         return [str(o.folder.resolve()) for o in outs]
 
     report: dict[str, Any] = {"settings": asdict(settings), "methods": {}, POOLED: {}}
+    if calibration is not None:
+        report["calibrated_on"] = calibration.source
     pooled_train = pairs_of([o for outs in train_sets.values() for o in outs])
     folder = out / "detectors" / POOLED  # first: the guard of `ela attack --guard`
     model, threshold = train_detector(pooled_train, layout, settings, folder,
-                                      sources([o for outs in train_sets.values() for o in outs]))
+                                      sources([o for outs in train_sets.values() for o in outs]),
+                                      calibration)
     everything = pairs_of([o for outs in test_sets.values() for o in outs])
     for name, test in {**test_pairs, "all": everything}.items():
         report[POOLED][name] = {**score(model, threshold, test, settings),
@@ -310,7 +367,7 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
     for name, test in test_pairs.items():
         folder = out / "detectors" / name
         model, threshold = train_detector(train_pairs[name], layout, settings, folder,
-                                          sources(train_sets[name]))
+                                          sources(train_sets[name]), calibration)
         report["methods"][name] = {**score(model, threshold, test, settings),
                                    "n_train": train_pairs[name].num_attacked,
                                    "detector": str(folder)}

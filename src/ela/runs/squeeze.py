@@ -5,9 +5,10 @@ The rule, fixed before any test folder is read:
 
 1. the threshold τ(σ) of each candidate width σ (`SIGMAS`, frames) is the (1 − 5 %)
    quantile of the scores of the clean sequences of `calibrate` — attack folders of the
-   run's VALIDATION part (``ela attack RUN --part val``), subjects the model never trained
-   on, as the test's are. The training part's clean sequences cannot set it: the model
-   learnt them, so they score near 0 and a threshold from them flags many new clean ones;
+   run's VALIDATION part (``ela attack RUN --part val``), clips the model never trained
+   on, as the test's are new to it. The training part's clean sequences cannot set it:
+   the model learnt them, so they score near 0 and a threshold from them flags many new
+   clean ones;
 2. σ is the candidate that catches the largest share of the successful adversarial
    sequences of the TRAINING-part attack folders at τ(σ) (pooled over their methods; the
    first on ties).
@@ -19,7 +20,6 @@ reads either kind); ``choice`` lists every candidate's threshold and catch rates
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,12 @@ from ela.runs.detect import (
     THRESHOLD_FILE,
     DetectorSettings,
     attacked_scores,
+    calibration_set,
     check_same_space,
     named_folders,
     pairs_of,
     score,
+    threshold_of,
 )
 from ela.training import loop
 from ela.training.checkpoint import load, save_checkpoint
@@ -61,30 +63,20 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
     out = Path(out)
     model = load(run, device=loop.resolve_device(settings.device)).eval()
     train_sets, test_sets = named_folders(train_specs), named_folders(test_specs)
-    calib = [o for outs in named_folders(calibrate).values() for o in outs]
     train = [o for outs in train_sets.values() for o in outs]
+    calibration, calib = calibration_set(calibrate, train, settings.false_alarms)
     every = [*train, *calib, *(o for outs in test_sets.values() for o in outs)]
     check_same_space(every)
     if every[0].layout.name != model.layout.name:
         raise ElaError(f"{every[0].folder}: sequences of layout {every[0].layout.name}, but "
                        f"{run} reads {model.layout.name}")
-    seen = set().union(*(o.names for o in train))
-    for o in calib:
-        if overlap := seen.intersection(o.names):
-            raise ElaError(f"{o.folder}: calibration sequence {sorted(overlap)[0]!r} is also "
-                           "in a --train folder; calibrate on the validation part "
-                           "(ela attack RUN --part val), sequences the model never trained on")
-    clean = np.concatenate([o.clean for o in calib]).astype(np.float32)
-    needed = math.ceil(1 / settings.false_alarms)
-    if len(clean) < needed:
-        raise ElaError(f"{len(clean)} calibration sequence(s); a threshold for "
-                       f"{settings.false_alarms:.0%} false alarms needs at least {needed}")
+    clean = calibration.x
     attacked = {name: pairs_of(outs) for name, outs in train_sets.items()}
 
     choice = []
     for sigma in sigmas:
         det = squeezer_of(model, sigma)
-        tau = float(np.quantile(attacked_scores(det, clean), 1 - settings.false_alarms))
+        tau = threshold_of(attacked_scores(det, clean), settings.false_alarms)
         caught = {name: attacked_scores(det, p.x[p.attacked]) > tau
                   for name, p in attacked.items()}
         choice.append({"sigma": sigma, "threshold": tau,
@@ -98,9 +90,7 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
                                         "frames": int(clean.shape[2])})
     atomic_write_json(folder / THRESHOLD_FILE, {
         "threshold": tau, "false_alarms": settings.false_alarms,
-        "calibrated_on": f"{len(clean)} clean sequences of "
-                         + ", ".join(str(o.folder) for o in calib),
-        "sigma": best["sigma"]})
+        "calibrated_on": calibration.source, "sigma": best["sigma"]})
 
     n_train = sum(p.num_attacked for p in attacked.values())
     tests = {**{name: pairs_of(outs) for name, outs in test_sets.items()},
