@@ -332,6 +332,36 @@ for step in $STEPS; do
           --out "$OUT/$R/cards/$m" > /dev/null
       done
       $PY scripts/defence_table.py "$OUT/$R" ;;
+    defence-kfold)
+      # Issue 22: the grouped k-fold judge (scripts/fold_splits.py): the training part cut
+      # into 3 folds by subject; plain hcn and the candidates in KFOLD (default hcn's PGD
+      # at 2 and 6 cm) trained once per fold without it, each judged on its held-out fold
+      # (32 samples: ELA; PGD 2 cm), the folds pooled, the same rule
+      # (select_defence.py --kfold -> select_kfold.json). A check of the training-part
+      # judge, which attacks samples the candidates trained on.
+      R=defence_msr; F=$OUT/$R/folds
+      $PY scripts/fold_splits.py "$OUT/msr_hcn" --data $DATA/msr_action3d --format msr \
+        --folds 3 --out "$F"
+      M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
+      M="$M --model hcn --epochs 120"
+      D="--data $DATA/msr_action3d --format msr --batch-size 32"
+      for c in plain ${KFOLD:-hcn_pgd_e2 hcn_pgd_e6}; do
+        case $c in
+          plain) adv=() ;;
+          hcn_pgd_e*) adv=(--adv-steps 3 --adversarial pgd --adv-eps 0.0${c#hcn_pgd_e}) ;;
+          *) echo "defence-kfold: no recipe for $c" >&2; exit 2 ;;
+        esac
+        for k in 0 1 2; do
+          bg bash -c "$(declare -f train attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+            train $R/kfold/$c/fold$k $M ${adv[*]} --split $F/fold$k.json
+            attack $R/kfold_judge/$c/fold$k/ela $OUT/$R/kfold/$c/fold$k $D --part test \
+              --samples 32 --method ela
+            attack $R/kfold_judge/$c/fold$k/pgd $OUT/$R/kfold/$c/fold$k $D --part test \
+              --samples 32 --method pgd --cfg eps=0.02 steps=20"
+        done
+      done
+      wait
+      $PY scripts/select_defence.py "$OUT/$R" --kfold ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

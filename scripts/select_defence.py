@@ -50,16 +50,21 @@ RULE = ("eligible: validation accuracy >= plain's - 5 points; chosen: the larges
         "min(r_ela / 2, r_pgd / 3), r_ela = median ΔB/B ELA needs to fool / plain's, r_pgd = "
         "robust accuracy at PGD l∞ 2 cm / plain's with (k + 1) / (n + 1); ties: higher "
         "validation accuracy; all on the training part (96 samples, seed 0)")
+RULE_KFOLD = RULE.replace("all on the training part (96 samples, seed 0)",
+                          "all on the training part's 3 subject folds, each candidate "
+                          "trained without the fold it is judged on (32 samples a fold, "
+                          "seed 0)")
 
 
 def read(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def median_change(folder: Path) -> dict[str, float | None]:
-    """Median ΔB/B to fool (∞ for never fooled) of an ELA folder with its bootstrap
-    interval; None stands for ∞."""
-    changes = sample_changes(load_attack(folder))["bone_length_change"]
+def median_change(folders: list[Path]) -> dict[str, float | None]:
+    """Median ΔB/B to fool (∞ for never fooled) over the samples of ELA folders with its
+    bootstrap interval; None stands for ∞."""
+    changes = np.concatenate([sample_changes(load_attack(f))["bone_length_change"]
+                              for f in folders])
     changes = changes[~np.isnan(changes)]
 
     def med(rows: np.ndarray) -> float:
@@ -71,9 +76,9 @@ def median_change(folder: Path) -> dict[str, float | None]:
                            ("high", high))} | {"n": len(changes)}
 
 
-def robust_share(folder: Path) -> dict[str, float]:
-    """k of n attacked samples PGD did not fool, and (k + 1) / (n + 1)."""
-    success = load_attack(folder).success
+def robust_share(folders: list[Path]) -> dict[str, float]:
+    """k of n attacked samples (of PGD folders) not fooled, and (k + 1) / (n + 1)."""
+    success = np.concatenate([load_attack(f).success for f in folders])
     n, k = len(success), int((~success).sum())
     return {"n": n, "not_fooled": k, "robust": (k + 1) / (n + 1)}
 
@@ -88,12 +93,38 @@ def select(root: Path, plain: Path, arch: str = "hcn") -> dict[str, Any]:
     """Every candidate ``ROOT/<arch>_*`` run's numbers and the choice (see the module doc)."""
     runs = {"plain": plain} | {r.name: r for r in sorted(root.glob(f"{arch}_*"))
                                if (r / "metrics.json").is_file()}
+    judge = {name: root / "judge" / (f"{arch}_plain" if name == "plain" and arch != "hcn"
+                                     else name) for name in runs}
+    return choose({name: ([run], [judge[name]]) for name, run in runs.items()}, RULE)
+
+
+def select_kfold(root: Path, arch: str = "hcn") -> dict[str, Any]:
+    """The same rule on the grouped k-fold judge: per candidate ``ROOT/kfold/<name>/fold<i>``
+    runs (``scripts/fold_splits.py``; ``plain`` and ``<arch>_*``), each attacked on its
+    held-out fold under ``ROOT/kfold_judge/<name>/fold<i>/{ela,pgd}``, the folds pooled;
+    the validation accuracy is the folds' mean."""
+    entries = {}
+    for cand in sorted((root / "kfold").glob("*")):
+        if cand.name != "plain" and not cand.name.startswith(f"{arch}_"):
+            continue
+        runs = sorted(r for r in cand.glob("fold*") if (r / "metrics.json").is_file())
+        entries[cand.name] = (runs, [root / "kfold_judge" / cand.name / r.name for r in runs])
+    if "plain" not in entries:
+        raise SystemExit(f"{root / 'kfold' / 'plain'}: no plain fold runs")
+    entries = {"plain": entries.pop("plain"), **entries}
+    return choose(entries, RULE_KFOLD)
+
+
+def choose(entries: dict[str, tuple[list[Path], list[Path]]], rule: str) -> dict[str, Any]:
+    """Apply the rule to candidates given as (run folders, judge folders); "plain" first."""
     rows: dict[str, dict[str, Any]] = {}
-    for name, run in runs.items():
-        judge = root / "judge" / (f"{arch}_plain" if name == "plain" and arch != "hcn" else name)
-        rows[name] = {"run": str(run), "val_accuracy": read(run / "metrics.json")["best_val_score"],
-                      "train_config": read(run / "config.json")["train_config"],
-                      "ela": median_change(judge / "ela"), "pgd": robust_share(judge / "pgd")}
+    for name, (runs, judges) in entries.items():
+        rows[name] = {"run": str(runs[0]) if len(runs) == 1 else [str(r) for r in runs],
+                      "val_accuracy": float(np.mean([read(r / "metrics.json")["best_val_score"]
+                                                     for r in runs])),
+                      "train_config": read(runs[0] / "config.json")["train_config"],
+                      "ela": median_change([j / "ela" for j in judges]),
+                      "pgd": robust_share([j / "pgd" for j in judges])}
     base = rows["plain"]
     for name, row in rows.items():
         row["r_ela"] = ratio(row["ela"]["median"], base["ela"]["median"])
@@ -104,7 +135,7 @@ def select(root: Path, plain: Path, arch: str = "hcn") -> dict[str, Any]:
     eligible = [n for n, r in rows.items() if r["eligible"]]
     chosen = max(eligible, key=lambda n: (rows[n]["score"], rows[n]["val_accuracy"]),
                  default=None)
-    return {"rule": RULE, "chosen": chosen,
+    return {"rule": rule, "chosen": chosen,
             "chosen_config": rows[chosen]["train_config"] if chosen else None,
             "candidates": rows}
 
@@ -138,12 +169,21 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("folder", help="the defence_msr folder of scripts/real_data.sh")
-    p.add_argument("--plain", required=True, help="the plain run folder of the architecture")
+    p.add_argument("--plain", help="the plain run folder of the architecture")
     p.add_argument("--arch", default="hcn", help="the candidates' prefix (default hcn)")
+    p.add_argument("--kfold", action="store_true",
+                   help="judge on the grouped k-fold runs (ROOT/kfold) instead; writes "
+                        "select_kfold*.json")
     args = p.parse_args()
     root = Path(args.folder)
-    result = select(root, Path(args.plain), args.arch)
-    stem = "select" if args.arch == "hcn" else f"select_{args.arch}"
+    if args.kfold:
+        result = select_kfold(root, args.arch)
+    elif args.plain:
+        result = select(root, Path(args.plain), args.arch)
+    else:
+        p.error("--plain is needed without --kfold")
+    stem = ("select" if args.arch == "hcn" else f"select_{args.arch}") \
+        + ("_kfold" if args.kfold else "")
     atomic_write_json(root / f"{stem}.json", result)
     text = markdown(result)
     atomic_write_bytes(root / f"{stem}.md", text.encode("utf-8"))
