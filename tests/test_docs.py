@@ -150,7 +150,7 @@ def test_defence_tables_are_what_the_cards_give():
     table = (folder / "table.md").read_text(encoding="utf-8")
     assert script("defence_table").tables(folder) == table
     choices = []
-    for stem in ("select", "select_sgn"):
+    for stem in ("select", "select_sgn", "select_kfold"):
         select = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
         choices.append((folder / f"{stem}.md").read_text(encoding="utf-8"))
         assert script("select_defence").markdown(select) == choices[-1]
