@@ -322,8 +322,8 @@ for step in $STEPS; do
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
       for m in plain chosen guarded squeezed sgn_plain sgn_chosen; do
-        case $m in plain|guarded|squeezed) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
-          sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
+        case $m in plain|guarded|squeezed) run=$A ;; chosen) run=$OUT/$R/$chosen ;;
+          sgn_plain) run=$S ;; sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
         opt=(); [ $m = chosen ] && opt=(--selection "$OUT/$R/select.json")
         [ $m = sgn_chosen ] && opt=(--selection "$OUT/$R/select_sgn.json")
         [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$GD/detect.json")
