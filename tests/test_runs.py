@@ -238,6 +238,9 @@ def test_an_adaptive_attack_passes_the_guard_and_a_card_says_so(action_run, demo
     assert all(0 <= a <= 1 for a in by_budget) and by_budget == sorted(by_budget, reverse=True)
     pooled = json.loads((tmp_path / "detect" / "detect.json").read_text())["pooled"]["pgd"]
     assert card["detection"]["pgd"]["caught_at_threshold"] == pooled["caught_at_threshold"]
+    assert card["detector"] == "pooled detector"  # a trained one; --squeeze names its own
+    assert "Detection (pooled detector at its threshold" in \
+        (tmp_path / "card" / "card.md").read_text()
     assert "worst_case" not in card  # the guarded attack refuses what the others classify
     assert main(["report", str(tmp_path / "card"), "--no-animation"]) == 0
     assert "Model card" in (tmp_path / "card" / "report.html").read_text()

@@ -19,9 +19,10 @@ returns:
   samples: robust accuracy at each l∞ budget (`BUDGETS`' and every fixed budget) where a
   sample counts as fooled when *any* attack fooled it with an l∞ change within the budget
   (per sample, as AutoAttack counts an ensemble) — never above any single attack's;
-- per attack method of a ``detect.json`` (`ela detect`), the share of successful
-  adversarial sequences of the non-adaptive attack that the pooled detector flags at its
-  threshold (``caught_at_threshold``) and the share of clean test sequences it flags.
+- per attack method of a ``detect.json`` (`ela detect`, trained or ``--squeeze``), the
+  share of successful adversarial sequences of the non-adaptive attack that its pooled
+  detector flags at its threshold (``caught_at_threshold``) and the share of clean test
+  sequences it flags; ``detector`` names the kind.
 
 Every robust accuracy is an upper bound: a stronger attack may fool more. `write_card`
 writes ``card.json`` and ``card.md``; `ela report` shows a folder holding ``card.json``.
@@ -148,6 +149,7 @@ def model_card(run: str | Path, attacks: Sequence[str | Path],
                              "file": str(selection)}
     if detect is not None:
         report = read_json(Path(detect))
+        card["detector"] = report.get("settings", {}).get("detector", "pooled detector")
         card["detection"] = {
             name: {k: r.get(k) for k in ("caught_at_threshold", "false_alarms_at_threshold",
                                          "auc", "threshold", "n_test")}
@@ -195,7 +197,8 @@ def card_markdown(card: dict[str, Any]) -> str:
                   "|---" * len(w["linf"]) + "|",
                   "| " + " | ".join(_pct(v) for v in w["linf"].values()) + " |"]
     if "detection" in card:
-        lines += ["", "Detection (pooled detector at its threshold, non-adaptive attacks):", "",
+        lines += ["", f"Detection ({card.get('detector', 'pooled detector')} at its "
+                  "threshold, non-adaptive attacks):", "",
                   "| attack | caught | clean flagged | AUC |", "|---|---|---|---|"]
         lines += [f"| {name} | {_pct(r['caught_at_threshold'])} | "
                   f"{_pct(r['false_alarms_at_threshold'])} | "
