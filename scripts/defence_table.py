@@ -7,7 +7,8 @@ present), the choices ``ROOT/select.json`` and ``ROOT/select_sgn.json``
 plain model's test attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
 
 1. per model (hcn plain, the chosen defence, the plain model guarded by the pooled
-   detector and by feature squeezing; sgn plain and with its chosen defence): clean
+   detector and by feature squeezing; sgn plain, with its chosen defence and guarded by
+   feature squeezing): clean
    accuracy, ELA's success and median ΔB/B to fool (× its plain model), C&W's median l∞ to
    fool, robust accuracy at l∞ 2 cm under PGD, APGD and the worst case of all the card's
    attacks per sample (× plain), transfer success of the plain model's attacks; every
@@ -36,12 +37,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ela.files import atomic_write_bytes  # noqa: E402
 
-MODELS = ("plain", "chosen", "guarded", "squeezed", "sgn_plain", "sgn_chosen")
+MODELS = ("plain", "chosen", "guarded", "squeezed", "sgn_plain", "sgn_chosen", "sgn_squeezed")
 """Card folders, in table order; a model's "× plain" is against the plain model of its
 architecture (the sgn_ ones against sgn_plain)."""
 CURVES = ("pgd", "apgd")
-#: guarded model card -> the guard's name
-GUARDS = {"guarded": "pooled detector", "squeezed": "feature squeezing"}
+#: guarded model card -> the guard's name (its architecture's plain model guarded)
+GUARDS = {"guarded": "hcn, pooled detector", "squeezed": "hcn, feature squeezing",
+          "sgn_squeezed": "sgn, feature squeezing"}
 #: defended model -> folder of `ela eval` on its plain model's ELA / C&W / PGD 2 cm attacks
 TRANSFER = {"chosen": "transfer", "sgn_chosen": "transfer_sgn"}
 
@@ -134,7 +136,7 @@ def tables(root: Path) -> str:
 def model_names(root: Path) -> dict[str, str]:
     hcn, sgn = (read(root / f"{stem}.json")["chosen"] for stem in ("select", "select_sgn"))
     return {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
-            **{g: f"hcn, plain + {name} (guard)" for g, name in GUARDS.items()},
+            **{g: "{}, plain + {} (guard)".format(*name.split(", ")) for g, name in GUARDS.items()},
             "sgn_plain": "sgn, plain",
             "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}
 

@@ -296,21 +296,30 @@ for step in $STEPS; do
           done"
       done
       wait
-      # the guards of detect-msr (thresholds set on the validation part): its pooled
-      # detector (held out by subject) -> guarded/, feature squeezing -> squeezed/
-      GD=$OUT/detect_msr/detect_by_subject; SQ=$OUT/detect_msr/squeeze
+      # the guards (thresholds set on the validation part): hcn by detect-msr's pooled
+      # detector (held out by subject) -> guarded/ and feature squeezing -> squeezed/; sgn
+      # by feature squeezing -> sgn_squeezed/, its width chosen on sgn's training-part
+      # judge attacks (ELA, PGD) above
+      GD=$OUT/detect_msr/detect_by_subject; SQ=$OUT/detect_msr/squeeze; SG=$OUT/$R/squeeze_sgn
       [ -f "$GD/detect.json" ] && [ -f "$SQ/detect.json" ] ||
         { echo "defence-msr needs the detect-msr step" >&2; exit 2; }
-      for g in guarded:$GD/detectors/pooled squeezed:$SQ/detectors/squeeze; do
-        name=${g%%:*}; guard=${g#*:}
-        set_aside_if_stale "$OUT/$R/test/$name" "$A" "$guard"
+      attack $R/val/sgn_plain/pgd $S $D --method pgd --part val --samples 1000
+      $ELA detect --squeeze "$S" --calibrate "$OUT/$R/val/sgn_plain/pgd" \
+        --train ela="$OUT/$R/judge/sgn_plain/ela" pgd="$OUT/$R/judge/sgn_plain/pgd" \
+        --test ela="$OUT/$R/test/sgn_plain/ela" cw="$OUT/$R/test/sgn_plain/cw" \
+        pgd="$OUT/$R/test/sgn_plain/pgd_0.02" \
+        --out "$SG" --device "$DEVICE" > "$OUT/$R/squeeze_sgn.md"
+      for g in "guarded $A $GD/detectors/pooled" "squeezed $A $SQ/detectors/squeeze" \
+               "sgn_squeezed $S $SG/detectors/squeeze"; do
+        read -r name run guard <<< "$g"
+        set_aside_if_stale "$OUT/$R/test/$name" "$run" "$guard"
         for m in ela cw; do
-          bg attack $R/test/$name/$m $A $T --method $m --guard "$guard"
+          bg attack $R/test/$name/$m $run $T --method $m --guard "$guard"
         done
         for e in $EPS; do
-          bg attack $R/test/$name/pgd_$e $A $T --method pgd --cfg eps=$e steps=50 \
+          bg attack $R/test/$name/pgd_$e $run $T --method pgd --cfg eps=$e steps=50 \
             --guard "$guard"
-          bg attack $R/test/$name/apgd_$e $A $T --method apgd --cfg eps=$e steps=100 \
+          bg attack $R/test/$name/apgd_$e $run $T --method apgd --cfg eps=$e steps=100 \
             --guard "$guard"
         done
       done
@@ -321,13 +330,14 @@ for step in $STEPS; do
         --out "$OUT/$R/transfer_sgn" > "$OUT/$R/transfer_sgn.log"
       $ELA robustness "$OUT"/$R/test/{plain,chosen,guarded}/ela "$OUT"/$R/test/{plain,chosen,guarded}/cw \
         --out "$OUT/$R/robustness" > "$OUT/$R/robustness.log"
-      for m in plain chosen guarded squeezed sgn_plain sgn_chosen; do
+      for m in plain chosen guarded squeezed sgn_plain sgn_chosen sgn_squeezed; do
         case $m in plain|guarded|squeezed) run=$A ;; chosen) run=$OUT/$R/$chosen ;;
-          sgn_plain) run=$S ;; sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
+          sgn_plain|sgn_squeezed) run=$S ;; sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
         opt=(); [ $m = chosen ] && opt=(--selection "$OUT/$R/select.json")
         [ $m = sgn_chosen ] && opt=(--selection "$OUT/$R/select_sgn.json")
         [ $m = plain ] || [ $m = guarded ] && opt=(--detect "$GD/detect.json")
         [ $m = squeezed ] && opt=(--detect "$SQ/detect.json")
+        [ $m = sgn_squeezed ] && opt=(--detect "$SG/detect.json")
         $ELA card "$run" --attacks "$OUT"/$R/test/$m/{ela,cw,pgd_*,apgd_*} "${opt[@]}" \
           --out "$OUT/$R/cards/$m" > /dev/null
       done
