@@ -304,6 +304,12 @@ def attacked_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 64)
     return torch.cat(out).numpy()
 
 
+def rate_key(false_alarms: float) -> str:
+    """The report key of the detection rate at `false_alarms` of the test's clean
+    sequences, e.g. ``caught_at_5pct``."""
+    return f"caught_at_{round(100 * false_alarms)}pct"
+
+
 def score(model: torch.nn.Module, threshold: float, test: Pairs,
           settings: DetectorSettings) -> dict[str, Any]:
     """AUC with its bootstrap interval, the detection rate at the set false alarms of the
@@ -313,7 +319,7 @@ def score(model: torch.nn.Module, threshold: float, test: Pairs,
     low, high = bootstrap_interval(lambda rows: roc_auc(s[rows], test.attacked[rows]),
                                    test.pair, settings.bootstrap, seed=settings.seed)
     return {"auc": roc_auc(s, test.attacked), "auc_low": low, "auc_high": high,
-            f"caught_at_{round(100 * settings.false_alarms)}pct":
+            rate_key(settings.false_alarms):
                 true_positive_rate_at(s, test.attacked, settings.false_alarms),
             "threshold": threshold,
             "caught_at_threshold": float((s[test.attacked] > threshold).mean()),
@@ -380,9 +386,9 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
 
 def markdown(report: dict[str, Any]) -> str:
     """detect.json as a Markdown table: per method, its own detector and the pooled one."""
-    key = next(k for k in next(iter(report["methods"].values())) if k.startswith("caught_at"))
-    rate = key.removeprefix("caught_at_").removesuffix("pct")
-    lines = [f"| attack | n train / test | AUC (95 % interval) | caught at {rate} % false "
+    fa = report["settings"]["false_alarms"]
+    key = rate_key(fa)
+    lines = [f"| attack | n train / test | AUC (95 % interval) | caught at {100 * fa:g} % false "
              "alarms | pooled detector: AUC (95 % interval) |", "|---|---|---|---|---|"]
 
     def auc(r: dict[str, Any]) -> str:

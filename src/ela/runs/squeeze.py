@@ -38,6 +38,7 @@ from ela.runs.detect import (
     check_same_space,
     named_folders,
     pairs_of,
+    rate_key,
     score,
     threshold_of,
 )
@@ -73,9 +74,8 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
     clean = calibration.x
     attacked = {name: pairs_of(outs) for name, outs in train_sets.items()}
 
-    choice = []
-    for sigma in sigmas:
-        det = squeezer_of(model, sigma)
+    choice, detectors = [], {sigma: squeezer_of(model, sigma) for sigma in sigmas}
+    for sigma, det in detectors.items():
         tau = threshold_of(attacked_scores(det, clean), settings.false_alarms)
         caught = {name: attacked_scores(det, p.x[p.attacked]) > tau
                   for name, p in attacked.items()}
@@ -84,7 +84,7 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
                        "caught_train_by_method": {k: float(v.mean())
                                                   for k, v in caught.items()}})
     best = max(choice, key=lambda row: row["caught_train"])  # the first on ties
-    det, tau = squeezer_of(model, best["sigma"]), best["threshold"]
+    det, tau = detectors[best["sigma"]], best["threshold"]
     folder = out / "detectors" / FOLDER
     save_checkpoint(det, folder, extra={"classes": ["clean", "attacked"], "label": "attacked",
                                         "frames": int(clean.shape[2])})
@@ -111,8 +111,7 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
 def markdown(report: dict[str, Any]) -> str:
     """The choice and the test scores of a feature-squeezing report as Markdown."""
     methods = list(report["choice"][0]["caught_train_by_method"])
-    rate = next(k for k in report[POOLED]["all"] if k.startswith("caught_at_") and
-                k.endswith("pct"))
+    fa = report["settings"]["false_alarms"]
     lines = ["| σ (frames) | threshold | training attacks caught: pooled | "
              + " | ".join(methods) + " |", "|---" * (len(methods) + 3) + "|"]
     for row in report["choice"]:
@@ -123,12 +122,12 @@ def markdown(report: dict[str, Any]) -> str:
                                   for m in methods) + " |")
     lines += ["", "| attack | n test | AUC (95 % interval) | caught at the threshold | clean "
               "test sequences flagged | caught at "
-              f"{rate.removeprefix('caught_at_').removesuffix('pct')} % false alarms of the "
+              f"{100 * fa:g} % false alarms of the "
               "test |",
               "|---|---|---|---|---|---|"]
     for name, r in report[POOLED].items():
         lines.append(f"| {name} | {r['n_test']} | {r['auc']:.3f} ({r['auc_low']:.3f}–"
                      f"{r['auc_high']:.3f}) | {100 * r['caught_at_threshold']:.1f} % | "
                      f"{100 * r['false_alarms_at_threshold']:.1f} % | "
-                     f"{100 * r[rate]:.1f} % |")
+                     f"{100 * r[rate_key(fa)]:.1f} % |")
     return "\n".join(lines) + "\n"
