@@ -241,13 +241,16 @@ for step in $STEPS; do
       $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
         --test "$OUT"/$R/test/{ela,cw,smart,pgd} "${HOLD[@]}" --out "$OUT/$R/$judge" \
         --calibrate "$OUT/$R/val/pgd" --device "$DEVICE" > "$OUT/$R/$judge.md"
-      # feature squeezing of hcn: its width chosen on the training folders, its threshold
-      # set on the validation part (ela.runs.squeeze)
+      # feature squeezing of hcn: its squeezers chosen on the training folders, its
+      # threshold set on the validation part (ela.runs.squeeze)
       $ELA detect --squeeze "$OUT/${ds}_hcn" --calibrate "$OUT/$R/val/pgd" \
         --train "$OUT"/$R/train/{ela,cw,smart,pgd} --test "$OUT"/$R/test/{ela,cw,smart,pgd} \
         --out "$OUT/$R/squeeze" --device "$DEVICE" > "$OUT/$R/squeeze.md"
       # the detector with nothing to learn, on the same folders
-      $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md" ;;
+      $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md"
+      # how far past the decision boundary each attack stops (what squeezing finds)
+      $PY scripts/boundary_margin.py "$OUT/${ds}_hcn" "$OUT"/$R/test/{ela,cw,smart,pgd} \
+        > "$OUT/$R/margin.md" ;;
     defence-msr)
       # Issue 22: MSR hcn defences. Candidates (equal training cost: 3 inner steps each):
       # PGD at l∞ 2, 4 and 6 cm, TRADES (β 1) at 2 cm, bone rotation at 10° and 20° (4 and
@@ -298,7 +301,7 @@ for step in $STEPS; do
       wait
       # the guards (thresholds set on the validation part): hcn by detect-msr's pooled
       # detector (held out by subject) -> guarded/ and feature squeezing -> squeezed/; sgn
-      # by feature squeezing -> sgn_squeezed/, its width chosen on sgn's training-part
+      # by feature squeezing -> sgn_squeezed/, its squeezers chosen on sgn's training-part
       # judge attacks (ELA, PGD) above
       GD=$OUT/detect_msr/detect_by_subject; SQ=$OUT/detect_msr/squeeze; SG=$OUT/$R/squeeze_sgn
       [ -f "$GD/detect.json" ] && [ -f "$SQ/detect.json" ] ||

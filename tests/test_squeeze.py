@@ -1,10 +1,12 @@
-"""Feature squeezing (`ela.models.squeeze`, `ela detect --squeeze`): the temporal filter
-against its definition, the detector as a checkpoint and a guard, and the rule that
-chooses its width on training folders and sets its threshold on validation folders, on
-attack folders whose changes are known (jitter the filter removes, a drift it keeps)."""
+"""Feature squeezing (`ela.models.squeeze`, `ela detect --squeeze`): the temporal filter and
+the quantisation against their definitions, the detector (one squeezer or several) as a
+checkpoint and a guard, and the rule that chooses its squeezers on training folders and
+sets its threshold on validation folders, on attack folders whose changes are known
+(jitter the filter removes, a drift it keeps)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -18,8 +20,17 @@ from ela.data.demo import demo_dataset
 from ela.errors import ElaError
 from ela.models import SkeletonModel, create_model, list_models, register_model
 from ela.models.registry import unregister_model
-from ela.models.squeeze import FeatureSqueezing, gaussian_kernel, squeezer_of, temporal_smoothing
-from ela.runs.detect import DetectorSettings, guard_threshold
+from ela.models.squeeze import (
+    QUANTISE,
+    SMOOTH,
+    FeatureSqueezing,
+    gaussian_kernel,
+    quantisation,
+    squeezer,
+    squeezer_of,
+    temporal_smoothing,
+)
+from ela.runs.detect import DetectorSettings, attacked_scores, guard_threshold
 from ela.runs.squeeze import run_squeeze
 from ela.training.checkpoint import load, save_checkpoint
 
@@ -100,8 +111,20 @@ def test_the_filter_keeps_constants_and_lines_and_removes_alternation():
         gaussian_kernel(0.0)
 
 
+def test_quantisation_rounds_to_the_grid_and_passes_the_gradient():
+    x = torch.tensor([0.0, 0.004, 0.006, -0.016, 0.031]).requires_grad_(True)
+    y = quantisation(x, 0.01)
+    assert torch.allclose(y, torch.tensor([0.0, 0.0, 0.01, -0.02, 0.03]))
+    (y * torch.arange(5.0)).sum().backward()  # straight through: d y / d x = 1
+    assert torch.equal(x.grad, torch.arange(5.0))
+    with pytest.raises(ElaError, match="unknown squeezer 'blur'"):
+        squeezer("blur", 1.0)
+    with pytest.raises(ElaError, match="size > 0 m"):
+        squeezer(QUANTISE, 0.0)
+
+
 def test_the_detector_scores_the_change_of_answer_and_reloads(probe_run, tmp_path):
-    det = squeezer_of(load(probe_run), 1.0)
+    det = squeezer_of(load(probe_run), [squeezer(SMOOTH, 1.0)])
     assert PROBE not in list_models("detector") and "feature-squeezing" in list_models("detector")
     x = torch.from_numpy(smooth_clean(4, 0))
     smooth, jittery = det(x), det(x + 0.01 * torch.where(torch.arange(T) % 2 == 0, 1.0, -1.0)
@@ -110,8 +133,13 @@ def test_the_detector_scores_the_change_of_answer_and_reloads(probe_run, tmp_pat
     assert (jittery[:, 1] > 1.0).all() and (jittery[:, 1] <= 2.0).all()
     save_checkpoint(det, tmp_path / "det")
     again = load(tmp_path / "det")
-    assert isinstance(again, FeatureSqueezing) and again.sigma == 1.0
+    assert isinstance(again, FeatureSqueezing) and again.squeezers == det.squeezers
     assert torch.allclose(again(x), smooth)
+    both = squeezer_of(load(probe_run), [squeezer(SMOOTH, 1.0, scale=0.5),
+                                         squeezer(QUANTISE, 0.05, scale=0.25)])
+    _, each = both.forward_features(x)
+    assert torch.allclose(each[:, 0], 2 * smooth[:, 1])  # the score over its scale
+    assert torch.allclose(both(x)[:, 1], each.amax(dim=1))  # the largest counts
     guarded = Guarded(load(probe_run), again, threshold=0.5)
     xg = x.clone().requires_grad_(True)
     guarded(xg)[:, -1].sum().backward()  # an adaptive attack differentiates through it
@@ -120,6 +148,12 @@ def test_the_detector_scores_the_change_of_answer_and_reloads(probe_run, tmp_pat
         FeatureSqueezing(again.layout, num_classes=3, backbone=dict(again.backbone.config))
     with pytest.raises(ElaError, match="needs backbone"):
         create_model("feature-squeezing", "ntu25", 2)
+    older = create_model("feature-squeezing", "ntu25", 2, backbone=dict(again.backbone.config),
+                         sigma=1.5)  # a detector saved before `squeezers`
+    assert older.squeezers == [squeezer(SMOOTH, 1.5)]
+    with pytest.raises(ElaError, match="not both"):
+        FeatureSqueezing(again.layout, backbone=dict(again.backbone.config), sigma=1.0,
+                         squeezers=[squeezer(SMOOTH, 1.0)])
 
 
 def test_the_rule_chooses_on_training_folders_and_calibrates_on_validation(probe_run, tmp_path):
@@ -129,19 +163,30 @@ def test_the_rule_chooses_on_training_folders_and_calibrates_on_validation(probe
     val = [write_folder(tmp_path / "val", 4, 0.0, name="v")]
     settings = DetectorSettings(bootstrap=100, device="cpu")
     r = run_squeeze(probe_run, train, test, val, tmp_path / "out", settings,
-                    sigmas=(0.5, 1.0, 3.0))
-    by_sigma = {row["sigma"]: row for row in r["choice"]}
-    assert r["chosen"] == max(by_sigma, key=lambda s: by_sigma[s]["caught_train"])
-    assert by_sigma[r["chosen"]]["caught_train"] == 1.0
+                    sigmas=(0.5, 1.0, 3.0), quanta=(0.02, 0.1))
+    by_name = {row["name"]: row for row in r["choice"]}
+    assert list(by_name)[:5] == ["smooth 0.5 frames", "smooth 1 frames", "smooth 3 frames",
+                                 "quantise 2 cm", "quantise 10 cm"]
+    joint = list(by_name)[5]  # the best of each kind together, each over its threshold
+    best = [max((row for row in r["choice"][i:j]), key=lambda row: row["caught_train"])
+            for i, j in ((0, 3), (3, 5))]
+    assert joint == f"{best[0]['name']} + {best[1]['name']}"
+    assert [s["scale"] for s in by_name[joint]["squeezers"]] == [b["threshold"] for b in best]
+    assert r["chosen"] == max(by_name, key=lambda s: by_name[s]["caught_train"])
+    assert by_name[r["chosen"]]["caught_train"] == 1.0
     assert r["pooled"]["jitter"]["auc"] > 0.95 and r["pooled"]["jitter"]["caught_at_threshold"] == 1
     assert r["pooled"]["drift"]["caught_at_threshold"] <= 0.1  # no change: nothing to find
     folder = tmp_path / "out" / "detectors" / "squeeze"
-    assert guard_threshold(folder) == pytest.approx(by_sigma[r["chosen"]]["threshold"])
-    assert load(folder).sigma == r["chosen"]
-    assert json.loads((tmp_path / "out" / "detect.json").read_text())["chosen"] == r["chosen"]
+    assert guard_threshold(folder) == pytest.approx(by_name[r["chosen"]]["threshold"])
+    assert load(folder).squeezers == by_name[r["chosen"]]["squeezers"]
+    written = json.loads((tmp_path / "out" / "detect.json").read_text())
+    assert written["chosen"] == r["chosen"]
+    assert written["settings"]["detector"] == f"feature squeezing ({r['chosen']})"  # the card's
     with pytest.raises(ElaError, match="also in a --train folder"):
         run_squeeze(probe_run, train, test, [train[0].removeprefix("jitter=")], tmp_path / "x",
                     settings)
+    with pytest.raises(ElaError, match="at least one candidate"):
+        run_squeeze(probe_run, train, test, val, tmp_path / "x", settings, (), ())
     with pytest.raises(ElaError, match="needs at least 20"):
         run_squeeze(probe_run, train, test, [write_folder(tmp_path / "few", 5, 0.0, n=10,
                                                           name="f")], tmp_path / "x", settings)
@@ -153,8 +198,27 @@ def test_cli_squeeze_prints_both_tables_and_needs_calibration(probe_run, tmp_pat
     val = write_folder(tmp_path / "val", 4, 0.0, name="v")
     args = ["detect", "--squeeze", str(probe_run), "--train", train, "--test", test,
             "--out", str(tmp_path / "out"), "--bootstrap", "50", "--device", "cpu"]
-    assert main([*args, "--calibrate", val, "--sigmas", "0.5", "1"]) == 0
+    assert main([*args, "--calibrate", val, "--sigmas", "0.5", "1", "--quanta"]) == 0
     out = capsys.readouterr().out
-    assert "| 0.5" in out and "| jitter | 24 |" in out and "| all |" in out
+    assert "| smooth 0.5 frames" in out and "quantise" not in out
+    assert "| jitter | 24 |" in out and "| all |" in out
     assert main(args) == 2
     assert "--squeeze needs --calibrate" in capsys.readouterr().err
+
+
+def test_boundary_margin_reads_the_gap_between_the_two_top_logits(probe_run, tmp_path,
+                                                                  monkeypatch, capsys):
+    path = Path(__file__).parents[1] / "scripts" / "boundary_margin.py"
+    spec = importlib.util.spec_from_file_location("boundary_margin", path)
+    margin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(margin)
+    model, x = load(probe_run), smooth_clean(4, 0)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x))  # two classes: the margin is |l1 - l0|
+    expected = (logits[:, 1] - logits[:, 0]).abs().numpy()
+    assert np.allclose(attacked_scores(margin.TopTwoMargin(model), x), expected, atol=1e-5)
+    folder = write_folder(tmp_path / "jitter", 1, 0.05)  # 5 cm alternation: far past it
+    monkeypatch.setattr("sys.argv", ["boundary_margin.py", str(probe_run), folder])
+    margin.main()
+    row = capsys.readouterr().out.splitlines()[-1].strip("| ").split(" | ")
+    assert row[1:3] == ["jitter", "24"] and float(row[3]) > 10 and float(row[5]) < 1.0

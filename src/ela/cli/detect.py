@@ -24,13 +24,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
             raise ElaError("--squeeze needs --calibrate: attack folders of the run's "
                            "validation part (ela attack RUN --part val), whose clean "
                            "sequences set the threshold")
-        sigmas = tuple(args.sigmas) if args.sigmas else squeeze.SIGMAS
+        sigmas = squeeze.SIGMAS if args.sigmas is None else tuple(args.sigmas)
+        quanta = squeeze.QUANTA if args.quanta is None else tuple(args.quanta)
         report = squeeze.run_squeeze(args.squeeze, args.train, args.test, args.calibrate,
-                                     args.out, settings, sigmas)
+                                     args.out, settings, sigmas, quanta)
         print(squeeze.markdown(report))
     else:
-        if args.sigmas:
-            raise ElaError("--sigmas is an option of --squeeze")
+        if args.sigmas is not None or args.quanta is not None:
+            raise ElaError("--sigmas and --quanta are options of --squeeze")
         print(markdown(run_detect(args.train, args.test, args.out, settings, args.calibrate)))
     print(f"wrote {Path(args.out) / 'detect.json'}")
     return 0
@@ -64,17 +65,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="seed of the held-out pairs, training and bootstrap (default 0)")
     det.add_argument("--squeeze", default=None, metavar="RUN",
                      help="instead of training detectors, feature squeezing of RUN's action "
-                          "model (Xu et al. 2018: its answer on the sequence and on a copy "
-                          "smoothed along time); the width is chosen on the --train folders, "
-                          "the threshold set on the --calibrate folders")
+                          "model (Xu et al. 2018: its answer on the sequence and on copies "
+                          "smoothed along time or quantised); the squeezers are chosen on "
+                          "the --train folders, the threshold set on the --calibrate folders")
     det.add_argument("--calibrate", nargs="+", default=None, metavar="ATTACK_DIR",
                      help="attack folders of the run's validation part (ela attack RUN "
                           "--part val), clips no model here trained on: their clean "
                           "sequences set each detector's threshold for 5 %% false alarms "
                           "(needed with --squeeze; by default a trained detector's is set "
                           "on its held-out training pairs)")
-    det.add_argument("--sigmas", nargs="+", type=float, default=None, metavar="FRAMES",
+    det.add_argument("--sigmas", nargs="*", type=float, default=None, metavar="FRAMES",
                      help="with --squeeze: candidate widths of the Gaussian along time "
-                          "(default 0.5 1 1.5 2)")
+                          "(default 0.5 1 1.5 2; none: no smoothing)")
+    det.add_argument("--quanta", nargs="*", type=float, default=None, metavar="METRES",
+                     help="with --squeeze: candidate grid steps of the coordinate "
+                          "quantisation (default 0.01 0.02 0.04; none: no quantisation)")
     det.add_argument("--device", default="auto", help=DEVICE_HELP)
     det.set_defaults(func=cmd_detect)

@@ -2,13 +2,23 @@
 no training (Xu, Evans & Qi, "Feature Squeezing: Detecting Adversarial Examples in Deep
 Neural Networks", NDSS 2018).
 
-An action model answers a sequence and a "squeezed" copy of it; a clean sequence gets
-nearly the same answer, while an adversarial one, placed just across a decision boundary
-by a change the squeezer partly removes, falls back. The score is the L1 distance between
-the two softmax vectors (0 … 2). The squeezer here is the motion analogue of the paper's
-median smoothing: a Gaussian low-pass filter along time, with standard deviation `sigma`
-frames (edges replicated, padding left alone), written as a convolution so that an adaptive attack
-(`ela.attacks.guard.Guarded`) differentiates through it.
+An action model answers a sequence and "squeezed" copies of it; a clean sequence gets
+nearly the same answers, while an adversarial one, placed just across a decision boundary
+by a change a squeezer partly removes, falls back. A squeezer's score is the L1 distance
+between the two softmax vectors (0 … 2). Two squeezers, the motion analogues of the
+paper's two families:
+
+- ``smooth`` (median smoothing → temporal smoothing): a Gaussian low-pass filter along
+  time, standard deviation ``size`` frames (edges replicated, padding left alone), a
+  convolution, so an adaptive attack (`ela.attacks.guard.Guarded`) differentiates
+  through it;
+- ``quantise`` (colour-depth reduction → coordinate depth): every coordinate rounded to a
+  grid of ``size`` metres; rounding has no useful gradient, so the backward pass treats it
+  as the identity (BPDA, Athalye et al. 2018), and an adaptive attack still gets one.
+
+With several squeezers the score is the largest of their scores, each divided by its
+``scale`` (the paper's joint detection takes the largest raw score; its squeezers share a
+scale, ours do not, so each is divided by its own threshold).
 
 `FeatureSqueezing` is a registered model of kind "detector": x (N, C, T, V, M) metres →
 (N, 2) logits (0, score), so that ``logits[:, 1] - logits[:, 0]`` is the score in the place
@@ -28,6 +38,29 @@ from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, register_model
 from ela.skeleton.layout import Layout
+
+SMOOTH, QUANTISE = "smooth", "quantise"
+UNITS = {SMOOTH: "frames", QUANTISE: "m"}
+"""Squeezer kinds and the unit of their ``size``."""
+
+
+def squeezer(kind: str, size: float, scale: float = 1.0) -> dict[str, Any]:
+    """One squeezer's config: ``kind`` (`SMOOTH` or `QUANTISE`), ``size`` (σ in frames or
+    the grid step in metres) and ``scale`` (its score is divided by it)."""
+    if kind not in UNITS:
+        raise ElaError(f"feature squeezing: unknown squeezer {kind!r}; known: "
+                       f"{', '.join(UNITS)}")
+    if not (size > 0 and scale > 0):
+        raise ElaError(f"feature squeezing: {kind} needs size > 0 {UNITS[kind]} and scale > 0, "
+                       f"got size {size}, scale {scale}")
+    return {"kind": kind, "size": float(size), "scale": float(scale)}
+
+
+def squeezer_name(spec: dict[str, Any]) -> str:
+    """E.g. ``smooth 1 frames``, ``quantise 2 cm``."""
+    if spec["kind"] == QUANTISE:
+        return f"quantise {100 * spec['size']:g} cm"
+    return f"smooth {spec['size']:g} frames"
 
 
 def gaussian_kernel(sigma: float) -> torch.Tensor:
@@ -58,16 +91,25 @@ def temporal_smoothing(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return out * keep[:, None, :, None, None].to(out.dtype)
 
 
+def quantisation(x: torch.Tensor, step: float) -> torch.Tensor:
+    """x rounded to a grid of `step` (its unit, metres); the gradient passes as through the
+    identity (a straight-through estimate). Padding (0) stays 0."""
+    return x + (torch.round(x / step) * step - x).detach()
+
+
 @register_model("feature-squeezing", kind="detector")
 class FeatureSqueezing(SkeletonModel):
     """The action model `backbone` (its `create_model` config: name, layout, num_classes,
-    in_channels and options) read on x and on x smoothed along time by a Gaussian of
-    `sigma` frames; outputs (N, 2) logits (0, ‖softmax(f(x)) − softmax(f(x̃))‖₁)."""
+    in_channels and options) read on x and on each squeezed copy (`squeezers`: configs of
+    `squeezer`; by default smoothing by σ = 1 frame); outputs (N, 2) logits
+    (0, max over squeezers of ‖softmax(f(x)) − softmax(f(x̃))‖₁ / scale). `sigma` is the
+    config of detectors saved before `squeezers` existed: smoothing by `sigma` frames alone."""
 
     kind = "detector"
 
     def __init__(self, layout: Layout, num_classes: int = 2, in_channels: int = 3,
-                 backbone: dict[str, Any] | None = None, sigma: float = 1.0):
+                 backbone: dict[str, Any] | None = None,
+                 squeezers: list[dict[str, Any]] | None = None, sigma: float | None = None):
         super().__init__(layout, num_classes, in_channels)
         if num_classes != 2:
             raise ElaError(f"feature squeezing answers clean / attacked: num_classes must be "
@@ -79,26 +121,35 @@ class FeatureSqueezing(SkeletonModel):
         if self.backbone.layout.name != layout.name:
             raise ElaError(f"feature squeezing: backbone reads layout "
                            f"{self.backbone.layout.name}, the detector {layout.name}")
-        self.sigma = float(sigma)
-        self.register_buffer("kernel", gaussian_kernel(self.sigma), persistent=False)
+        if squeezers is not None and sigma is not None:
+            raise ElaError("feature squeezing: give squeezers or (older configs) sigma, not both")
+        specs = squeezers if squeezers is not None else [squeezer(SMOOTH, sigma or 1.0)]
+        if not specs:
+            raise ElaError("feature squeezing needs at least one squeezer")
+        self.squeezers = [squeezer(**spec) for spec in specs]
         self.backbone.requires_grad_(False)
 
-    def squeeze(self, x: torch.Tensor) -> torch.Tensor:
-        """x smoothed along time, same shape."""
-        return temporal_smoothing(x, self.kernel)
+    def squeeze(self, x: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+        """x squeezed by one squeezer config, same shape."""
+        if spec["kind"] == QUANTISE:
+            return quantisation(x, spec["size"])
+        return temporal_smoothing(x, gaussian_kernel(spec["size"]))
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        both = self.backbone(torch.cat([x, self.squeeze(x)])).softmax(dim=1)
-        p, q = both.chunk(2)
-        score = (p - q).abs().sum(dim=1)
-        return torch.stack([torch.zeros_like(score), score], dim=1), score[:, None]
+        copies = [x, *(self.squeeze(x, spec) for spec in self.squeezers)]
+        p, *qs = self.backbone(torch.cat(copies)).softmax(dim=1).chunk(len(copies))
+        scores = torch.stack([(p - q).abs().sum(dim=1) / spec["scale"]
+                              for q, spec in zip(qs, self.squeezers, strict=True)], dim=1)
+        score = scores.amax(dim=1)
+        return torch.stack([torch.zeros_like(score), score], dim=1), scores
 
 
-def squeezer_of(action: SkeletonModel, sigma: float) -> FeatureSqueezing:
-    """A `FeatureSqueezing` detector around the trained `action` model (its weights
-    copied), on the same device."""
+def squeezer_of(action: SkeletonModel, squeezers: list[dict[str, Any]]) -> FeatureSqueezing:
+    """A `FeatureSqueezing` detector with `squeezers` around the trained `action` model
+    (its weights copied), on the same device."""
     config = dict(action.config)
     det = create_model("feature-squeezing", config["layout"], num_classes=2,
-                       in_channels=config.get("in_channels", 3), backbone=config, sigma=sigma)
+                       in_channels=config.get("in_channels", 3), backbone=config,
+                       squeezers=squeezers)
     det.backbone.load_state_dict(action.state_dict())
     return det.to(next(action.parameters()).device).eval()

@@ -1,17 +1,19 @@
 """`ela detect --squeeze RUN`: feature squeezing (`ela.models.squeeze`) as a guard and a
-judge, its filter chosen and its threshold set without the test part.
+judge, its squeezers chosen and its threshold set without the test part.
 
 The rule, fixed before any test folder is read:
 
-1. the threshold τ(σ) of each candidate width σ (`SIGMAS`, frames) is the (1 − 5 %)
-   quantile of the scores of the clean sequences of `calibrate` — attack folders of the
-   run's VALIDATION part (``ela attack RUN --part val``), clips the model never trained
-   on, as the test's are new to it. The training part's clean sequences cannot set it:
-   the model learnt them, so they score near 0 and a threshold from them flags many new
-   clean ones;
-2. σ is the candidate that catches the largest share of the successful adversarial
-   sequences of the TRAINING-part attack folders at τ(σ) (pooled over their methods; the
-   first on ties).
+1. the threshold τ of each candidate is the (1 − 5 %) quantile of the scores of the clean
+   sequences of `calibrate` — attack folders of the run's VALIDATION part (``ela attack
+   RUN --part val``), clips the model never trained on, as the test's are new to it. The
+   training part's clean sequences cannot set it: the model learnt them, so they score
+   near 0 and a threshold from them flags many new clean ones;
+2. the candidates are each single squeezer (smoothing by σ ∈ `SIGMAS` frames,
+   quantisation to q ∈ `QUANTA` metres) and, as in the paper's joint detection, the
+   best of each kind together (each divided by its own τ; the largest counts);
+3. a candidate "catches" the successful adversarial sequences of the TRAINING-part attack
+   folders that score above its τ (pooled over their methods); the best of a kind and the
+   chosen detector are those that catch the most (the first on ties).
 
 Then the detector is scored like a trained one (`ela.runs.detect.score`) on each test
 name and on all of them (``pooled`` in ``detect.json``, so that `ela card --detect`
@@ -28,7 +30,7 @@ import numpy as np
 
 from ela.errors import ElaError
 from ela.files import atomic_write_json
-from ela.models.squeeze import squeezer_of
+from ela.models.squeeze import QUANTISE, SMOOTH, squeezer, squeezer_name, squeezer_of
 from ela.runs.detect import (
     POOLED,
     THRESHOLD_FILE,
@@ -47,6 +49,8 @@ from ela.training.checkpoint import load, save_checkpoint
 
 SIGMAS = (0.5, 1.0, 1.5, 2.0)
 """Candidate widths (frames) of the Gaussian along time."""
+QUANTA = (0.01, 0.02, 0.04)
+"""Candidate grid steps (metres) of the coordinate quantisation."""
 FOLDER = "squeeze"
 """The detector's folder under ``OUT/detectors/``."""
 
@@ -54,14 +58,19 @@ FOLDER = "squeeze"
 def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
                 calibrate: list[str], out: str | Path,
                 settings: DetectorSettings | None = None,
-                sigmas: tuple[float, ...] = SIGMAS) -> dict[str, Any]:
+                sigmas: tuple[float, ...] = SIGMAS,
+                quanta: tuple[float, ...] = QUANTA) -> dict[str, Any]:
     """Choose, calibrate and score a feature-squeezing detector of `run`'s action model;
     writes ``OUT/detectors/squeeze`` (checkpoint + threshold.json, a `--guard` folder) and
     ``OUT/detect.json``, and returns the report. Specs are ``[NAME=]DIR`` attack folders;
     `calibrate` are folders of the run's validation part (only their clean sequences are
-    read)."""
+    read); `sigmas` and `quanta` are the candidate sizes of each kind (either may be empty,
+    not both)."""
     settings = settings or DetectorSettings()
     out = Path(out)
+    families = {SMOOTH: sigmas, QUANTISE: quanta}
+    if not any(families.values()):
+        raise ElaError("feature squeezing needs at least one candidate (sigmas or quanta)")
     model = load(run, device=loop.resolve_device(settings.device)).eval()
     train_sets, test_sets = named_folders(train_specs), named_folders(test_specs)
     train = [o for outs in train_sets.values() for o in outs]
@@ -71,36 +80,48 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
     if every[0].layout.name != model.layout.name:
         raise ElaError(f"{every[0].folder}: sequences of layout {every[0].layout.name}, but "
                        f"{run} reads {model.layout.name}")
-    clean = calibration.x
     attacked = {name: pairs_of(outs) for name, outs in train_sets.items()}
+    detectors: dict[str, Any] = {}
 
-    choice, detectors = [], {sigma: squeezer_of(model, sigma) for sigma in sigmas}
-    for sigma, det in detectors.items():
-        tau = threshold_of(attacked_scores(det, clean), settings.false_alarms)
-        caught = {name: attacked_scores(det, p.x[p.attacked]) > tau
-                  for name, p in attacked.items()}
-        choice.append({"sigma": sigma, "threshold": tau,
-                       "caught_train": float(np.concatenate(list(caught.values())).mean()),
-                       "caught_train_by_method": {k: float(v.mean())
-                                                  for k, v in caught.items()}})
-    best = max(choice, key=lambda row: row["caught_train"])  # the first on ties
-    det, tau = detectors[best["sigma"]], best["threshold"]
+    def candidate(specs: list[dict[str, Any]]) -> dict[str, Any]:
+        name = " + ".join(squeezer_name(spec) for spec in specs)
+        det = detectors[name] = squeezer_of(model, specs)
+        tau = threshold_of(attacked_scores(det, calibration.x), settings.false_alarms)
+        caught = {k: attacked_scores(det, p.x[p.attacked]) > tau for k, p in attacked.items()}
+        return {"name": name, "squeezers": det.squeezers, "threshold": tau,
+                "caught_train": float(np.concatenate(list(caught.values())).mean()),
+                "caught_train_by_method": {k: float(v.mean()) for k, v in caught.items()}}
+
+    def most(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return max(rows, key=lambda row: row["caught_train"])  # the first on ties
+
+    choice = [candidate([squeezer(kind, size)]) for kind, sizes in families.items()
+              for size in sizes]
+    best = [most([r for r in choice if r["squeezers"][0]["kind"] == kind])
+            for kind, sizes in families.items() if sizes]
+    if len(best) > 1:
+        choice.append(candidate([{**r["squeezers"][0], "scale": r["threshold"]} for r in best]))
+    chosen = most(choice)
+    det, tau = detectors[chosen["name"]], chosen["threshold"]
     folder = out / "detectors" / FOLDER
     save_checkpoint(det, folder, extra={"classes": ["clean", "attacked"], "label": "attacked",
-                                        "frames": int(clean.shape[2])})
+                                        "frames": int(calibration.x.shape[2])})
     atomic_write_json(folder / THRESHOLD_FILE, {
         "threshold": tau, "false_alarms": settings.false_alarms,
-        "calibrated_on": calibration.source, "sigma": best["sigma"]})
+        "calibrated_on": calibration.source, "squeezers": chosen["squeezers"]})
 
     n_train = sum(p.num_attacked for p in attacked.values())
     tests = {**{name: pairs_of(outs) for name, outs in test_sets.items()},
              "all": pairs_of([o for outs in test_sets.values() for o in outs])}
     report: dict[str, Any] = {
-        "settings": {**asdict(settings), "detector": "feature squeezing", "run": str(run),
-                     "sigmas": list(sigmas)},
+        "settings": {**asdict(settings), "detector": f"feature squeezing ({chosen['name']})",
+                     "run": str(run),
+                     "sigmas": list(sigmas), "quanta": list(quanta)},
         "rule": "threshold: 95 % quantile of the calibration (validation-part) clean scores; "
-                "sigma: the most training-part attacked sequences caught at its threshold",
-        "choice": choice, "chosen": best["sigma"],
+                "candidates: each squeezer, and the best of each kind together (scores "
+                "divided by their thresholds, the largest counts); chosen: the most "
+                "training-part attacked sequences caught at its threshold",
+        "choice": choice, "chosen": chosen["name"],
         POOLED: {name: {**score(det, tau, pairs, settings), "n_train": n_train,
                         "detector": str(folder)} for name, pairs in tests.items()},
     }
@@ -112,11 +133,11 @@ def markdown(report: dict[str, Any]) -> str:
     """The choice and the test scores of a feature-squeezing report as Markdown."""
     methods = list(report["choice"][0]["caught_train_by_method"])
     fa = report["settings"]["false_alarms"]
-    lines = ["| σ (frames) | threshold | training attacks caught: pooled | "
+    lines = ["| squeezer | threshold | training attacks caught: pooled | "
              + " | ".join(methods) + " |", "|---" * (len(methods) + 3) + "|"]
     for row in report["choice"]:
-        mark = " (chosen)" if row["sigma"] == report["chosen"] else ""
-        lines.append(f"| {row['sigma']:g}{mark} | {row['threshold']:.3f} | "
+        mark = " (chosen)" if row["name"] == report["chosen"] else ""
+        lines.append(f"| {row['name']}{mark} | {row['threshold']:.3f} | "
                      f"{100 * row['caught_train']:.1f} % | "
                      + " | ".join(f"{100 * row['caught_train_by_method'][m]:.1f} %"
                                   for m in methods) + " |")
