@@ -158,6 +158,23 @@ def test_untargeted_attacks_change_the_prediction(setup, untargeted, name):
     assert (r.gradients == r.iterations).all()
 
 
+def test_cw_with_confidence_keeps_sequences_past_the_margin(setup, untargeted):
+    """As in the public code, with κ > 0 a C&W sequence counts as successful (and is kept)
+    only once the goal is met with the margin κ; at κ = 0 any misclassification does."""
+    model, x, y, lengths = setup
+    r = ATTACKS["cw"](model, conf=2.0, **FAST["cw"])(x, y, lengths=lengths)
+    with torch.no_grad():
+        logits = model(r.adversarial)
+    gap = (logits.scatter(1, y[:, None], float("-inf")).amax(1)
+           - logits.gather(1, y[:, None]).squeeze(1))
+    assert r.success.float().mean() >= 0.9 and (gap[r.success] >= 2.0 - 1e-4).all()
+    with torch.no_grad():
+        plain = model(untargeted["cw"].adversarial)
+    plain_gap = (plain.scatter(1, y[:, None], float("-inf")).amax(1)
+                 - plain.gather(1, y[:, None]).squeeze(1))
+    assert plain_gap[untargeted["cw"].success].median() < 1.0  # just past the boundary
+
+
 def test_ela_beats_cw_on_bone_lengths_and_speeds(untargeted):
     ela, cw = summarize(untargeted["ela"]), summarize(untargeted["cw"])
     assert ela.success_rate >= 0.9

@@ -222,3 +222,12 @@ def test_boundary_margin_reads_the_gap_between_the_two_top_logits(probe_run, tmp
     margin.main()
     row = capsys.readouterr().out.splitlines()[-1].strip("| ").split(" | ")
     assert row[1:3] == ["jitter", "24"] and float(row[3]) > 10 and float(row[5]) < 1.0
+    guard = tmp_path / "guard"  # smoothing removes the alternation: every sequence caught
+    save_checkpoint(squeezer_of(model, [squeezer(SMOOTH, 1.0)]), guard)
+    (guard / "threshold.json").write_text(json.dumps({"threshold": 0.5}))
+    monkeypatch.setattr("sys.argv", ["boundary_margin.py", str(probe_run), folder,
+                                     "--guard", str(guard)])
+    margin.main()
+    row = capsys.readouterr().out.splitlines()[-1].strip("| ").split(" | ")
+    assert row[6] == "100.0 %" and row[7] == "0.00 %"  # the jitter keeps every bone's length
+    assert float(row[8]) == pytest.approx(50, abs=0.6)  # 5 cm, in mm

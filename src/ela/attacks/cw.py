@@ -5,7 +5,9 @@ perturbation, with a per-sample binary search on c. Coordinates are metres and u
 there is no tanh change of variables (`bounds` clamps only when given). Every search step
 restarts from x with fresh Adam moments, as in the original; inside a search step a sample
 stops early once its loss has not fallen by 0.01 % over a tenth of the steps, and leaves the
-batch. The successful x' with the smallest ‖x' − x‖₂ is kept per sample.
+batch. The successful x' with the smallest ‖x' − x‖₂ is kept per sample; with κ > 0, as in
+the public code, an x' counts as successful (for the kept x' and for the search on c) only
+when the goal is met with the margin κ.
 
 The search follows the public code's defaults: c starts at 1e-3 and takes 9 steps, ×10
 while no success was found, then halving the bracket. Skeleton data need small constants:
@@ -77,10 +79,12 @@ class CW(Attack):
                     x_adv = self.project(ctx, s["x"] + s["movable"] * delta, s.idx)
                     logits = self.logits(ctx, x_adv, s.idx)
                     l2sq = (x_adv - s["x"]).flatten(1).pow(2).sum(1)
-                    loss = l2sq + s["c"] * self.margin(ctx, logits, s.idx, self.conf)
+                    f = self.margin(ctx, logits, s.idx, self.conf)
+                    loss = l2sq + s["c"] * f
                 finite = self.stop_nonfinite(ctx, loss, s.idx, "loss")
                 alive[s["local"][~finite]] = False
-                ok = self.succeeded(ctx, logits, s.idx) & finite
+                # a success needs the margin κ too, as in the public code's compare()
+                ok = self.succeeded(ctx, logits, s.idx) & (f.detach() <= 0) & finite
                 found[s["local"][ok]] = True
                 better = ok & (l2sq.detach() < best[s["local"]])
                 best[s["local"][better]] = l2sq.detach()[better]
