@@ -375,23 +375,35 @@ for step in $STEPS; do
       done
       wait
       $PY scripts/select_defence.py "$OUT/$R" --kfold ;;
-    conf-msr)
+    conf-msr|conf-bandai2)
       # How the margin an attack stops at (`conf`, logit units; ELA's default 0.5, C&W's
-      # κ 0) trades its size against feature squeezing finding it: ELA at conf 1, 2, 4 and
-      # 8 and C&W at 2 and 4 on detect-msr's training-part samples (the defaults are
-      # detect-msr's train/ela and train/cw), each scored against detect-msr's squeezing
-      # guard (threshold set on the validation clips). The training part only: a study of
-      # the trade-off, not a setting chosen on the test.
-      R=detect_msr; G=$OUT/$R/squeeze/detectors/squeeze
-      [ -f "$G/threshold.json" ] || { echo "conf-msr needs the detect-msr step" >&2; exit 2; }
-      A="$OUT/msr_hcn --data $DATA/msr_action3d --format msr --emotion $OUT/emotion_cnn"
-      A="$A --batch-size 64 --part train --samples ${TRAIN_SAMPLES:-64}"
-      for c in 1 2 4 8; do bg attack conf_msr/conf_$c $A --method ela --cfg conf=$c; done
-      for c in 2 4; do bg attack conf_msr/cw_conf_$c $A --method cw --cfg conf=$c; done
+      # κ 0) trades its size against feature squeezing finding it: ELA at each conf of
+      # ELA_CONFS (default 1 2 4 8) and C&W at each κ of CW_CONFS (default 2 4) on the
+      # detect step's training-part samples (the defaults are its train/ela and train/cw),
+      # each scored against the detect step's squeezing guard (threshold set on the
+      # validation clips). The training part only: a study of the trade-off, not a setting
+      # chosen on the test.
+      ds=${step#conf-}; R=detect_$ds; G=$OUT/$R/squeeze/detectors/squeeze; C=conf_$ds
+      [ -f "$G/threshold.json" ] || { echo "$step needs the detect-$ds step" >&2; exit 2; }
+      case $ds in
+        msr) A="--data $DATA/msr_action3d --format msr" ;;
+        bandai2) A="--data $DATA/bandai2 --format bandai" ;;
+      esac
+      # the detect step's emotion model, as its summary names it
+      emo=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['emotion_model'])" \
+        "$OUT/$R/train/ela/summary.json")
+      A="$OUT/${ds}_hcn $A --emotion $emo --batch-size 64 --part train"
+      A="$A --samples ${TRAIN_SAMPLES:-64}"
+      ela=(); cw=()
+      for c in ${ELA_CONFS:-1 2 4 8}; do
+        bg attack $C/conf_$c $A --method ela --cfg conf=$c; ela+=("$OUT/$C/conf_$c")
+      done
+      for c in ${CW_CONFS:-2 4}; do
+        bg attack $C/cw_conf_$c $A --method cw --cfg conf=$c; cw+=("$OUT/$C/cw_conf_$c")
+      done
       wait
-      $PY scripts/boundary_margin.py "$OUT/msr_hcn" "$OUT/$R/train/ela" \
-        "$OUT"/conf_msr/conf_{1,2,4,8} "$OUT/$R/train/cw" "$OUT"/conf_msr/cw_conf_{2,4} \
-        --guard "$G" > "$OUT/conf_msr/margin.md" ;;
+      $PY scripts/boundary_margin.py "$OUT/${ds}_hcn" "$OUT/$R/train/ela" "${ela[@]}" \
+        "$OUT/$R/train/cw" "${cw[@]}" --guard "$G" > "$OUT/$C/margin.md" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
