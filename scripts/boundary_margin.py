@@ -24,7 +24,7 @@ import torch
 from ela.attacks.metrics import imperceptibility
 from ela.runs.detect import attacked_scores, guard_threshold
 from ela.training.checkpoint import load
-from ela.viz.load import load_attack
+from ela.viz.load import AttackOutput, load_attack
 
 
 class TopTwoMargin(torch.nn.Module):
@@ -41,9 +41,8 @@ class TopTwoMargin(torch.nn.Module):
         return torch.stack([torch.zeros_like(margin), margin], dim=1)
 
 
-def successful_medians(folder: str) -> tuple[float, float]:
+def successful_medians(out: AttackOutput) -> tuple[float, float]:
     """Median ΔB/B (%) and l∞ (mm) of the successful samples of an attack folder."""
-    out = load_attack(folder)
     ok = out.success
     m = imperceptibility(torch.from_numpy(out.clean[ok]), torch.from_numpy(out.adversarial[ok]),
                          out.layout, torch.from_numpy(out.lengths[ok]))
@@ -75,7 +74,7 @@ def main() -> None:
                f"{np.percentile(adv, 90):.2f} | {np.median(clean):.2f} |")
         if guard is not None:
             caught = attacked_scores(guard, out.adversarial[ok]) > guard_threshold(args.guard)
-            db, linf = successful_medians(folder)
+            db, linf = successful_medians(out)
             row += f" {100 * caught.mean():.1f} % | {db:.2f} % | {linf:.0f} |"
         print(row)
 

@@ -41,9 +41,9 @@ MODELS = ("plain", "chosen", "guarded", "squeezed", "sgn_plain", "sgn_chosen", "
 """Card folders, in table order; a model's "× plain" is against the plain model of its
 architecture (the sgn_ ones against sgn_plain)."""
 CURVES = ("pgd", "apgd")
-#: guarded model card -> the guard's name (its architecture's plain model guarded)
-GUARDS = {"guarded": "hcn, pooled detector", "squeezed": "hcn, feature squeezing",
-          "sgn_squeezed": "sgn, feature squeezing"}
+#: guarded model card -> (architecture, the guard's name): that architecture's plain model guarded
+GUARDS = {"guarded": ("hcn", "pooled detector"), "squeezed": ("hcn", "feature squeezing"),
+          "sgn_squeezed": ("sgn", "feature squeezing")}
 #: defended model -> folder of `ela eval` on its plain model's ELA / C&W / PGD 2 cm attacks
 TRANSFER = {"chosen": "transfer", "sgn_chosen": "transfer_sgn"}
 
@@ -127,7 +127,8 @@ def tables(root: Path) -> str:
         detect = cards[guard].get("detection", {})
         for method, key in (("ela", "ela"), ("cw", "cw"), ("pgd", "pgd_0.02")):
             d, a = detect.get(method, {}), rows[guard][key]
-            out.append(f"| {GUARDS[guard]} | {method} | {pct(d.get('caught_at_threshold'))} | "
+            out.append(f"| {', '.join(GUARDS[guard])} | {method} | "
+                       f"{pct(d.get('caught_at_threshold'))} | "
                        f"{pct(d.get('false_alarms_at_threshold'))} | "
                        f"{pct(a['success_rate'])} | {pct(1 - a['success_rate'])} |")
     return "\n".join(out) + "\n"
@@ -136,7 +137,7 @@ def tables(root: Path) -> str:
 def model_names(root: Path) -> dict[str, str]:
     hcn, sgn = (read(root / f"{stem}.json")["chosen"] for stem in ("select", "select_sgn"))
     return {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
-            **{g: "{}, plain + {} (guard)".format(*name.split(", ")) for g, name in GUARDS.items()},
+            **{g: f"{arch}, plain + {name} (guard)" for g, (arch, name) in GUARDS.items()},
             "sgn_plain": "sgn, plain",
             "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}
 

@@ -127,16 +127,19 @@ class FeatureSqueezing(SkeletonModel):
         if not specs:
             raise ElaError("feature squeezing needs at least one squeezer")
         self.squeezers = [squeezer(**spec) for spec in specs]
+        self.kernels = [gaussian_kernel(spec["size"]) if spec["kind"] == SMOOTH else None
+                        for spec in self.squeezers]  # built once, not on every forward
         self.backbone.requires_grad_(False)
 
-    def squeeze(self, x: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
-        """x squeezed by one squeezer config, same shape."""
-        if spec["kind"] == QUANTISE:
-            return quantisation(x, spec["size"])
-        return temporal_smoothing(x, gaussian_kernel(spec["size"]))
+    def squeeze(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """x squeezed by squeezer `i`, same shape."""
+        kernel = self.kernels[i]
+        if kernel is None:
+            return quantisation(x, self.squeezers[i]["size"])
+        return temporal_smoothing(x, kernel)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        copies = [x, *(self.squeeze(x, spec) for spec in self.squeezers)]
+        copies = [x, *(self.squeeze(x, i) for i in range(len(self.squeezers)))]
         p, *qs = self.backbone(torch.cat(copies)).softmax(dim=1).chunk(len(copies))
         scores = torch.stack([(p - q).abs().sum(dim=1) / spec["scale"]
                               for q, spec in zip(qs, self.squeezers, strict=True)], dim=1)
