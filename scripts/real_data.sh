@@ -234,6 +234,8 @@ for step in $STEPS; do
       done
       # ELA without its emotion term (E still measures whether the emotion is kept)
       bg attack $R/test/ela_noemo $A --method ela --cfg emotion_weight=0 --samples ${SAMPLES:-32}
+      # ELA holding every bone at its clean length (judged by feature squeezing only)
+      bg attack $R/test/ela_rigid $A --method ela --cfg rigid=true --samples ${SAMPLES:-32}
       # every sample of the validation part: their clean sequences set every detector's
       # threshold (PGD, the cheapest attack; its changes are not read)
       bg attack $R/val/pgd $A --method pgd --part val --samples 1000
@@ -245,6 +247,7 @@ for step in $STEPS; do
       # threshold set on the validation part (ela.runs.squeeze)
       $ELA detect --squeeze "$OUT/${ds}_hcn" --calibrate "$OUT/$R/val/pgd" \
         --train "$OUT"/$R/train/{ela,cw,smart,pgd} --test "$OUT"/$R/test/{ela,cw,smart,pgd} \
+        ela_rigid="$OUT/$R/test/ela_rigid" \
         --out "$OUT/$R/squeeze" --device "$DEVICE" > "$OUT/$R/squeeze.md"
       # the detector with nothing to learn, on the same folders
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md"
@@ -401,9 +404,11 @@ for step in $STEPS; do
       for c in ${CW_CONFS:-2 4}; do
         bg attack $C/cw_conf_$c $A --method cw --cfg conf=$c; cw+=("$OUT/$C/cw_conf_$c")
       done
+      # and ELA holding every bone at its clean length (ΔB/B 0 by construction)
+      bg attack $C/rigid $A --method ela --cfg rigid=true
       wait
       $PY scripts/boundary_margin.py "$OUT/${ds}_hcn" "$OUT/$R/train/ela" "${ela[@]}" \
-        "$OUT/$R/train/cw" "${cw[@]}" --guard "$G" > "$OUT/$C/margin.md" ;;
+        "$OUT/$C/rigid" "$OUT/$R/train/cw" "${cw[@]}" --guard "$G" > "$OUT/$C/margin.md" ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

@@ -26,6 +26,7 @@ from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, list_models
 from ela.skeleton import get_layout
+from ela.skeleton.features import bone_lengths
 
 NTU = get_layout("ntu25")
 MOVING = [("left_elbow", "left_wrist", "left_hand"), ("right_elbow", "right_wrist", "right_hand"),
@@ -181,6 +182,18 @@ def test_ela_beats_cw_on_bone_lengths_and_speeds(untargeted):
     assert ela.metrics["bone_length_change"] < cw.metrics["bone_length_change"]
     assert ela.metrics["joint_speed_change"] < cw.metrics["joint_speed_change"]
     assert ela.emotion_consistency is None
+
+
+def test_rigid_ela_keeps_every_bone_at_its_clean_length(setup, untargeted):
+    model, x, y, lengths = setup
+    r = ELA(model, rigid=True, **FAST["ela"])(x, y, lengths=lengths)
+    _check_result(model, r, x, lengths)
+    assert r.success.float().mean() >= 0.9
+    valid = (torch.arange(x.shape[2])[None, :] < lengths[:, None])[:, :, None]  # (N, T, 1)
+    clean, adv = bone_lengths(x, NTU)[..., 0], bone_lengths(r.adversarial, NTU)[..., 0]
+    assert torch.allclose(adv[valid.expand_as(adv)], clean[valid.expand_as(clean)], atol=1e-5)
+    assert r.metrics["bone_length_change"].abs().max() < 1e-4
+    assert untargeted["ela"].metrics["bone_length_change"].median() > 1e-3  # not rigid
 
 
 def test_targeted_ela_hits_the_target(setup):

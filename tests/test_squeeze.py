@@ -22,16 +22,21 @@ from ela.models import SkeletonModel, create_model, list_models, register_model
 from ela.models.registry import unregister_model
 from ela.models.squeeze import (
     QUANTISE,
+    RIGID,
     SMOOTH,
     FeatureSqueezing,
     gaussian_kernel,
     quantisation,
+    rigid_bones,
     squeezer,
+    squeezer_name,
     squeezer_of,
     temporal_smoothing,
 )
 from ela.runs.detect import DetectorSettings, attacked_scores, guard_threshold
 from ela.runs.squeeze import run_squeeze
+from ela.skeleton.features import bone_lengths, bone_vectors, parents_first
+from ela.skeleton.layouts import get_layout
 from ela.training.checkpoint import load, save_checkpoint
 
 T = 16
@@ -123,6 +128,38 @@ def test_quantisation_rounds_to_the_grid_and_passes_the_gradient():
         squeezer(QUANTISE, 0.0)
 
 
+def test_the_rigid_squeezer_gives_bones_their_median_length_and_keeps_directions():
+    layout = get_layout("ntu25")
+    order = parents_first(layout)
+    assert sorted(order) == list(range(25))
+    assert all(order.index(p) < order.index(j) for j, p in enumerate(layout.parents) if p >= 0)
+    demo = torch.from_numpy(smooth_clean(2, 0))
+    clean = rigid_bones(torch.cat([demo, demo + 1.0], dim=4), layout, 1.0)  # two persons
+    clean[1, :, :, :, 1] = 0  # the second sample's second person absent
+    clean[:, :, T - 3:] = 0  # 3 frames of padding
+    assert torch.allclose(rigid_bones(clean, layout, 1.0), clean, atol=1e-5)  # rigid: kept
+    rng = torch.Generator().manual_seed(0)
+    noisy = clean + 0.02 * torch.randn(clean.shape, generator=rng) * (clean != 0)
+    y = rigid_bones(noisy.requires_grad_(True), layout, 1.0)
+    assert (y[clean == 0] == 0).all()  # padding and the absent person stay zero
+    frames = slice(0, T - 3)
+    before, after = bone_lengths(noisy, layout)[:, frames], bone_lengths(y, layout)[:, frames]
+    median = before.detach().median(dim=1).values
+    assert torch.allclose(after[0], median[0].expand_as(after[0]), atol=1e-5)
+    u, v = bone_vectors(noisy, layout)[:, :, frames], bone_vectors(y, layout)[:, :, frames]
+    cos = (u * v).sum(dim=1) / (u.norm(dim=1) * v.norm(dim=1))
+    assert torch.allclose(cos[0], torch.ones_like(cos[0]), atol=1e-5)  # directions kept
+    half = bone_lengths(rigid_bones(noisy, layout, 0.5), layout)[:, frames]
+    assert torch.allclose(half[0], (before[0] + median[0]) / 2, atol=1e-5)
+    roots = [j for j, p in enumerate(layout.parents) if p < 0]
+    assert torch.equal(y[:, :, :, roots], noisy[:, :, :, roots])
+    y.sum().backward()  # differentiable: an adaptive attack gets a gradient
+    assert noisy.grad is not None and torch.isfinite(noisy.grad).all()
+    assert squeezer_name(squeezer(RIGID, 0.5)) == "rigid 50 %"
+    with pytest.raises(ElaError, match=r"share \(0, 1\]"):
+        squeezer(RIGID, 1.5)
+
+
 def test_the_detector_scores_the_change_of_answer_and_reloads(probe_run, tmp_path):
     det = squeezer_of(load(probe_run), [squeezer(SMOOTH, 1.0)])
     assert PROBE not in list_models("detector") and "feature-squeezing" in list_models("detector")
@@ -163,7 +200,7 @@ def test_the_rule_chooses_on_training_folders_and_calibrates_on_validation(probe
     val = [write_folder(tmp_path / "val", 4, 0.0, name="v")]
     settings = DetectorSettings(bootstrap=100, device="cpu")
     r = run_squeeze(probe_run, train, test, val, tmp_path / "out", settings,
-                    sigmas=(0.5, 1.0, 3.0), quanta=(0.02, 0.1))
+                    sigmas=(0.5, 1.0, 3.0), quanta=(0.02, 0.1), rigids=())
     by_name = {row["name"]: row for row in r["choice"]}
     assert list(by_name)[:5] == ["smooth 0.5 frames", "smooth 1 frames", "smooth 3 frames",
                                  "quantise 2 cm", "quantise 10 cm"]
@@ -186,7 +223,13 @@ def test_the_rule_chooses_on_training_folders_and_calibrates_on_validation(probe
         run_squeeze(probe_run, train, test, [train[0].removeprefix("jitter=")], tmp_path / "x",
                     settings)
     with pytest.raises(ElaError, match="at least one candidate"):
-        run_squeeze(probe_run, train, test, val, tmp_path / "x", settings, (), ())
+        run_squeeze(probe_run, train, test, val, tmp_path / "x", settings, (), (), ())
+    three = run_squeeze(probe_run, train, test, val, tmp_path / "three", settings,
+                        sigmas=(1.0,), quanta=(0.02,), rigids=(1.0,))
+    assert [row["name"] for row in three["choice"]] == [
+        "smooth 1 frames", "quantise 2 cm", "rigid 100 %", "smooth 1 frames + quantise 2 cm",
+        "smooth 1 frames + rigid 100 %", "quantise 2 cm + rigid 100 %",
+        "smooth 1 frames + quantise 2 cm + rigid 100 %"]  # every two or more of the best
     with pytest.raises(ElaError, match="needs at least 20"):
         run_squeeze(probe_run, train, test, [write_folder(tmp_path / "few", 5, 0.0, n=10,
                                                           name="f")], tmp_path / "x", settings)
@@ -198,9 +241,10 @@ def test_cli_squeeze_prints_both_tables_and_needs_calibration(probe_run, tmp_pat
     val = write_folder(tmp_path / "val", 4, 0.0, name="v")
     args = ["detect", "--squeeze", str(probe_run), "--train", train, "--test", test,
             "--out", str(tmp_path / "out"), "--bootstrap", "50", "--device", "cpu"]
-    assert main([*args, "--calibrate", val, "--sigmas", "0.5", "1", "--quanta"]) == 0
+    assert main([*args, "--calibrate", val, "--sigmas", "0.5", "1", "--quanta",
+                 "--rigids"]) == 0
     out = capsys.readouterr().out
-    assert "| smooth 0.5 frames" in out and "quantise" not in out
+    assert "| smooth 0.5 frames" in out and "quantise" not in out and "rigid" not in out
     assert "| jitter | 24 |" in out and "| all |" in out
     assert main(args) == 2
     assert "--squeeze needs --calibrate" in capsys.readouterr().err

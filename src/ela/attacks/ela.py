@@ -67,6 +67,7 @@ from ela.attacks.distances import (
     EmotionMode,
 )
 from ela.skeleton import Layout
+from ela.skeleton.features import parent_distances, with_bone_lengths
 
 
 class ELA(Attack):
@@ -123,6 +124,12 @@ class ELA(Attack):
             since its first success (None: no such limit), when its decayed step has made
             further gains small.
         min_length, min_angle, min_speed: guards of the dynamic distance (m, rad, m/frame).
+        rigid: hold every bone at its clean length in every frame: x' is x + δ rebuilt from
+            the root outwards with each bone's direction kept and its clean length restored
+            (`ela.skeleton.features.with_bone_lengths`), so ΔB/B is 0 by construction and
+            the attack moves limbs only by turning them. A person's bones do not stretch;
+            an attack that stretches them is found by a squeezer that restores their
+            lengths (`ela.models.squeeze`, ``rigid``).
         bounds: optional (lo, hi) clamp of x'.
         compile_model: run the attacked model through `torch.compile` (dynamic shapes, as
             the active batch shrinks); the first call compiles (about a minute on a CPU), so
@@ -163,6 +170,7 @@ class ELA(Attack):
         min_length: float = MIN_LENGTH,
         min_angle: float = MIN_ANGLE,
         min_speed: float = MIN_SPEED,
+        rigid: bool = False,
         bounds=None,
         compile_model: bool = False,
     ):
@@ -185,6 +193,7 @@ class ELA(Attack):
                                         peak_weight=peak_weight, peak_sharpness=peak_sharpness,
                                         spread_weight=spread_weight,
                                         accel_weight=accel_weight)
+        self.rigid = bool(rigid)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
                         if emotion_model is not None and self.emotion_weight > 0 else None)
@@ -203,6 +212,13 @@ class ELA(Attack):
             d = d + self.emotion_weight * self.emotion(x_adv, s["emo"])
         return d
 
+    def _place(self, s: ActiveBatch, delta: torch.Tensor) -> torch.Tensor:
+        """x + δ where coordinates may change, its bones at their clean lengths if rigid."""
+        x_adv = s["x"] + s["movable"] * delta
+        if s["lengths"] is None:
+            return x_adv
+        return with_bone_lengths(x_adv, self.layout, s["lengths"])
+
     def _run(self, ctx: AttackContext, todo: torch.Tensor) -> None:
         x = ctx.x[todo]
         n = len(todo)
@@ -217,6 +233,7 @@ class ELA(Attack):
             ok=torch.zeros(n, dtype=torch.bool, device=x.device),
             dyn=self.distance.reference(x, ctx.sub_lengths(todo)),
             emo=self.emotion.reference(x) if self.emotion is not None else None,
+            lengths=parent_distances(x, self.layout) if self.rigid else None,
         )
         ctx.info["lambda"] = torch.zeros(ctx.x.shape[0], device=x.device)
         ctx.info["distance"] = torch.full((ctx.x.shape[0],), float("nan"), device=x.device)
@@ -225,7 +242,7 @@ class ELA(Attack):
             last = it == total
             delta = s["delta"].detach().requires_grad_(not last)
             with torch.set_grad_enabled(not last):
-                x_adv = self.project(ctx, s["x"] + s["movable"] * delta, s.idx)
+                x_adv = self.project(ctx, self._place(s, delta), s.idx)
                 logits = self.logits(ctx, x_adv, s.idx)
                 c = self.margin(ctx, logits, s.idx, self.conf)
                 boundary = it > 0 and it % self.inner_steps == 0

@@ -26,12 +26,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
                            "sequences set the threshold")
         sigmas = squeeze.SIGMAS if args.sigmas is None else tuple(args.sigmas)
         quanta = squeeze.QUANTA if args.quanta is None else tuple(args.quanta)
+        rigids = squeeze.RIGIDS if args.rigids is None else tuple(args.rigids)
         report = squeeze.run_squeeze(args.squeeze, args.train, args.test, args.calibrate,
-                                     args.out, settings, sigmas, quanta)
+                                     args.out, settings, sigmas, quanta, rigids)
         print(squeeze.markdown(report))
     else:
-        if args.sigmas is not None or args.quanta is not None:
-            raise ElaError("--sigmas and --quanta are options of --squeeze")
+        if any(v is not None for v in (args.sigmas, args.quanta, args.rigids)):
+            raise ElaError("--sigmas, --quanta and --rigids are options of --squeeze")
         print(markdown(run_detect(args.train, args.test, args.out, settings, args.calibrate)))
     print(f"wrote {Path(args.out) / 'detect.json'}")
     return 0
@@ -80,5 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--quanta", nargs="*", type=float, default=None, metavar="METRES",
                      help="with --squeeze: candidate grid steps of the coordinate "
                           "quantisation (default 0.01 0.02 0.04; none: no quantisation)")
+    det.add_argument("--rigids", nargs="*", type=float, default=None, metavar="SHARE",
+                     help="with --squeeze: candidate shares (0 … 1] of each bone's length "
+                          "change the rigid squeezer removes (default 0.5 1; none: no "
+                          "rigid squeezer)")
     det.add_argument("--device", default="auto", help=DEVICE_HELP)
     det.set_defaults(func=cmd_detect)

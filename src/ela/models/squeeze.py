@@ -16,6 +16,14 @@ paper's two families:
   grid of ``size`` metres; rounding has no useful gradient, so the backward pass treats it
   as the identity (BPDA, Athalye et al. 2018), and an adaptive attack still gets one.
 
+A third kind has no image analogue and squeezes what a body cannot do:
+
+- ``rigid``: every bone's length moved the share ``size`` (0 … 1] of the way to its median
+  over the sequence, the skeleton rebuilt from the root outwards with each bone's direction
+  kept. A person's bones keep their length; sensor noise and an attack that adds an
+  independent change per joint (PGD's ±ε, C&W's) do not, so it is removed where a change
+  that turns limbs (ELA's) is left alone. Differentiable.
+
 With several squeezers the score is the largest of their scores, each divided by its
 ``scale`` (the paper's joint detection takes the largest raw score; its squeezers share a
 scale, ours do not, so each is divided by its own threshold).
@@ -37,29 +45,36 @@ import torch.nn.functional as F
 from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, register_model
+from ela.skeleton.features import parent_distances, with_bone_lengths
 from ela.skeleton.layout import Layout
 
-SMOOTH, QUANTISE = "smooth", "quantise"
-UNITS = {SMOOTH: "frames", QUANTISE: "m"}
+SMOOTH, QUANTISE, RIGID = "smooth", "quantise", "rigid"
+UNITS = {SMOOTH: "frames", QUANTISE: "m", RIGID: "share of the length change removed"}
 """Squeezer kinds and the unit of their ``size``."""
 
 
 def squeezer(kind: str, size: float, scale: float = 1.0) -> dict[str, Any]:
-    """One squeezer's config: ``kind`` (`SMOOTH` or `QUANTISE`), ``size`` (σ in frames or
-    the grid step in metres) and ``scale`` (its score is divided by it)."""
+    """One squeezer's config: ``kind`` (`SMOOTH`, `QUANTISE` or `RIGID`), ``size`` (σ in
+    frames, the grid step in metres, or the share of each bone's length change removed) and
+    ``scale`` (its score is divided by it)."""
     if kind not in UNITS:
         raise ElaError(f"feature squeezing: unknown squeezer {kind!r}; known: "
                        f"{', '.join(UNITS)}")
     if not (size > 0 and scale > 0):
         raise ElaError(f"feature squeezing: {kind} needs size > 0 {UNITS[kind]} and scale > 0, "
                        f"got size {size}, scale {scale}")
+    if kind == RIGID and size > 1:
+        raise ElaError(f"feature squeezing: rigid removes a share (0, 1] of each bone's "
+                       f"length change, got {size}")
     return {"kind": kind, "size": float(size), "scale": float(scale)}
 
 
 def squeezer_name(spec: dict[str, Any]) -> str:
-    """E.g. ``smooth 1 frames``, ``quantise 2 cm``."""
+    """E.g. ``smooth 1 frames``, ``quantise 2 cm``, ``rigid 100 %``."""
     if spec["kind"] == QUANTISE:
         return f"quantise {100 * spec['size']:g} cm"
+    if spec["kind"] == RIGID:
+        return f"rigid {100 * spec['size']:g} %"
     return f"smooth {spec['size']:g} frames"
 
 
@@ -95,6 +110,18 @@ def quantisation(x: torch.Tensor, step: float) -> torch.Tensor:
     """x rounded to a grid of `step` (its unit, metres); the gradient passes as through the
     identity (a straight-through estimate). Padding (0) stays 0."""
     return x + (torch.round(x / step) * step - x).detach()
+
+
+def rigid_bones(x: torch.Tensor, layout: Layout, share: float) -> torch.Tensor:
+    """x (N, C, T, V, M) metres with each bone's length moved `share` of the way to its
+    median over the frames where the person is present (`with_bone_lengths`: rebuilt from
+    the root(s), directions kept)."""
+    length = parent_distances(x, layout)
+    present = (x[:, :3].detach().abs().sum(dim=(1, 3)) > 0)[:, :, None, :]
+    median = torch.nanmedian(torch.where(present, length, torch.nan), dim=1).values
+    median = torch.where(median.isnan(), 0.0, median)  # no frame to take it from: unused,
+    # but a NaN here would turn the gradient of the whole sample into NaN
+    return with_bone_lengths(x, layout, length + share * (median[:, None] - length))
 
 
 @register_model("feature-squeezing", kind="detector")
@@ -133,9 +160,11 @@ class FeatureSqueezing(SkeletonModel):
 
     def squeeze(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """x squeezed by squeezer `i`, same shape."""
-        kernel = self.kernels[i]
-        if kernel is None:
-            return quantisation(x, self.squeezers[i]["size"])
+        spec, kernel = self.squeezers[i], self.kernels[i]
+        if spec["kind"] == QUANTISE:
+            return quantisation(x, spec["size"])
+        if spec["kind"] == RIGID:
+            return rigid_bones(x, self.layout, spec["size"])
         return temporal_smoothing(x, kernel)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

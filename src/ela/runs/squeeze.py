@@ -9,8 +9,9 @@ The rule, fixed before any test folder is read:
    training part's clean sequences cannot set it: the model learnt them, so they score
    near 0 and a threshold from them flags many new clean ones;
 2. the candidates are each single squeezer (smoothing by σ ∈ `SIGMAS` frames,
-   quantisation to q ∈ `QUANTA` metres) and, as in the paper's joint detection, the
-   best of each kind together (each divided by its own τ; the largest counts);
+   quantisation to q ∈ `QUANTA` metres, bone lengths made rigid by a share ∈ `RIGIDS`)
+   and, as in the paper's joint detection, every two or more of the best of each kind
+   together (each divided by its own τ; the largest counts);
 3. a candidate "catches" the successful adversarial sequences of the TRAINING-part attack
    folders that score above its τ (pooled over their methods); the best of a kind and the
    chosen detector are those that catch the most (the first on ties).
@@ -23,6 +24,7 @@ reads either kind); ``choice`` lists every candidate's threshold and catch rates
 from __future__ import annotations
 
 from dataclasses import asdict
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ import numpy as np
 
 from ela.errors import ElaError
 from ela.files import atomic_write_json
-from ela.models.squeeze import QUANTISE, SMOOTH, squeezer, squeezer_name, squeezer_of
+from ela.models.squeeze import QUANTISE, RIGID, SMOOTH, squeezer, squeezer_name, squeezer_of
 from ela.runs.detect import (
     POOLED,
     THRESHOLD_FILE,
@@ -51,6 +53,8 @@ SIGMAS = (0.5, 1.0, 1.5, 2.0)
 """Candidate widths (frames) of the Gaussian along time."""
 QUANTA = (0.01, 0.02, 0.04)
 """Candidate grid steps (metres) of the coordinate quantisation."""
+RIGIDS = (0.5, 1.0)
+"""Candidate shares of each bone's length change that the rigid squeezer removes."""
 FOLDER = "squeeze"
 """The detector's folder under ``OUT/detectors/``."""
 
@@ -59,18 +63,20 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
                 calibrate: list[str], out: str | Path,
                 settings: DetectorSettings | None = None,
                 sigmas: tuple[float, ...] = SIGMAS,
-                quanta: tuple[float, ...] = QUANTA) -> dict[str, Any]:
+                quanta: tuple[float, ...] = QUANTA,
+                rigids: tuple[float, ...] = RIGIDS) -> dict[str, Any]:
     """Choose, calibrate and score a feature-squeezing detector of `run`'s action model;
     writes ``OUT/detectors/squeeze`` (checkpoint + threshold.json, a `--guard` folder) and
     ``OUT/detect.json``, and returns the report. Specs are ``[NAME=]DIR`` attack folders;
     `calibrate` are folders of the run's validation part (only their clean sequences are
-    read); `sigmas` and `quanta` are the candidate sizes of each kind (either may be empty,
-    not both)."""
+    read); `sigmas`, `quanta` and `rigids` are the candidate sizes of each kind (any may be
+    empty, not all)."""
     settings = settings or DetectorSettings()
     out = Path(out)
-    families = {SMOOTH: sigmas, QUANTISE: quanta}
+    families = {SMOOTH: sigmas, QUANTISE: quanta, RIGID: rigids}
     if not any(families.values()):
-        raise ElaError("feature squeezing needs at least one candidate (sigmas or quanta)")
+        raise ElaError("feature squeezing needs at least one candidate (sigmas, quanta or "
+                       "rigids)")
     model = load(run, device=loop.resolve_device(settings.device)).eval()
     train_sets, test_sets = named_folders(train_specs), named_folders(test_specs)
     train = [o for outs in train_sets.values() for o in outs]
@@ -99,8 +105,9 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
               for size in sizes]
     best = [most([r for r in choice if r["squeezers"][0]["kind"] == kind])
             for kind, sizes in families.items() if sizes]
-    if len(best) > 1:
-        choice.append(candidate([{**r["squeezers"][0], "scale": r["threshold"]} for r in best]))
+    for k in range(2, len(best) + 1):
+        choice += [candidate([{**r["squeezers"][0], "scale": r["threshold"]} for r in rows])
+                   for rows in combinations(best, k)]
     chosen = most(choice)
     det, tau = detectors[chosen["name"]], chosen["threshold"]
     folder = out / "detectors" / FOLDER
@@ -116,9 +123,10 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
     report: dict[str, Any] = {
         "settings": {**asdict(settings), "detector": f"feature squeezing ({chosen['name']})",
                      "run": str(run),
-                     "sigmas": list(sigmas), "quanta": list(quanta)},
+                     "sigmas": list(sigmas), "quanta": list(quanta), "rigids": list(rigids)},
         "rule": "threshold: 95 % quantile of the calibration (validation-part) clean scores; "
-                "candidates: each squeezer, and the best of each kind together (scores "
+                "candidates: each squeezer, and every two or more of the best of each kind "
+                "together (scores "
                 "divided by their thresholds, the largest counts); chosen: the most "
                 "training-part attacked sequences caught at its threshold",
         "choice": choice, "chosen": chosen["name"],

@@ -86,6 +86,48 @@ def bone_lengths(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return _safe_norm(bone_vectors(x, layout), dim=1)
 
 
+@lru_cache(maxsize=64)
+def parents_first(layout: Layout) -> tuple[int, ...]:
+    """The joints of `layout` ordered so that every parent comes before its children."""
+    def ancestors(j: int) -> int:
+        n = 0
+        while layout.parents[j] >= 0:
+            j, n = layout.parents[j], n + 1
+        return n
+
+    return tuple(sorted(range(layout.num_joints), key=ancestors))
+
+
+def parent_distances(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """(N, T, V, M) each joint's distance to its parent (about 1e-6 at a root), every
+    joint of the tree, zero-length bones included."""
+    xyz = x[:, :3]
+    return _safe_norm(xyz - xyz[:, :, :, layout_indices(layout, x.device)["parent"]], dim=1)
+
+
+def with_bone_lengths(x: torch.Tensor, layout: Layout, lengths: torch.Tensor) -> torch.Tensor:
+    """x (N, C, T, V, M) rebuilt from its root(s) outwards with each joint's bone to its
+    parent rescaled to `lengths` (N, T, V, M, the units of x) and its direction kept: joint
+    j = rebuilt parent + (x_j − x_parent)·lengths_j / |x_j − x_parent|. Roots, the layout's
+    zero-length bones, bones shorter than 1 µm, absent persons and padding keep their bone
+    vector (so a padded frame stays 0); channels beyond x, y, z are left alone.
+    Differentiable in x and `lengths`."""
+    xyz = x[:, :3]
+    vec = xyz - xyz[:, :, :, layout_indices(layout, x.device)["parent"]]  # a root's: 0
+    length = _safe_norm(vec, dim=1)
+    present = (xyz.detach().abs().sum(dim=(1, 3)) > 0)[:, :, None, :]  # (N, T, 1, M)
+    movable = torch.tensor([p >= 0 and j not in layout.zero_bones
+                            for j, p in enumerate(layout.parents)], device=x.device)
+    use = present & movable[None, None, :, None] & (length.detach() > 1e-6)
+    ratio = torch.where(use, lengths / torch.where(use, length, 1.0), 1.0)
+    vec = vec * ratio[:, None]
+    joints: list[torch.Tensor] = [xyz[:, :, :, 0]] * layout.num_joints
+    for j in parents_first(layout):
+        p = layout.parents[j]
+        joints[j] = xyz[:, :, :, j] if p < 0 else joints[p] + vec[:, :, :, j]
+    return torch.cat([torch.stack(joints, dim=3), x[:, 3:]], dim=1)
+
+
 def vector_angles(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Angles in radians between vectors u and v along dim 1 (shapes (N, 3, ...) → (N, ...)).
 
