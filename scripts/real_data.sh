@@ -249,6 +249,9 @@ for step in $STEPS; do
         --train "$OUT"/$R/train/{ela,cw,smart,pgd} --test "$OUT"/$R/test/{ela,cw,smart,pgd} \
         ela_rigid="$OUT/$R/test/ela_rigid" \
         --out "$OUT/$R/squeeze" --device "$DEVICE" > "$OUT/$R/squeeze.md"
+      # the pooled detector (trained on the four attacks) on rigid ELA too
+      $PY scripts/score_detector.py "$OUT/$R/$judge/detectors/pooled" \
+        "$OUT"/$R/test/{ela,cw,smart,pgd,ela_rigid} > "$OUT/$R/detect_rigid.md"
       # the detector with nothing to learn, on the same folders
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md"
       # how far past the decision boundary each attack stops (what squeezing finds)

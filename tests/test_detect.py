@@ -220,3 +220,26 @@ def test_the_jerk_score_finds_noise_and_knows_a_cubic(report):
     method, n, auc = jerk.jerk_auc(str(tmp / "train_loud"))
     assert (method, n) == ("cw", 24) and auc > 0.95
     assert jerk.jerk_auc(str(tmp / "train_quiet"))[2] < 0.8
+
+
+def test_score_detector_reproduces_the_pooled_scores_of_detect(report, monkeypatch, capsys):
+    """scripts/score_detector.py scores a trained detector on any attack folder: on the
+    test folders of `ela detect` it prints what detect.json holds for the pooled detector."""
+    path = Path(__file__).parents[1] / "scripts" / "score_detector.py"
+    spec = importlib.util.spec_from_file_location("score_detector", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    tmp, r, _, test = report
+    folders = [spec_.partition("=")[2] for spec_ in test]
+    monkeypatch.setattr("sys.argv", ["score_detector.py", str(tmp / "out" / "detectors" /
+                                                               "pooled"), *folders,
+                                     "--bootstrap", "200"])
+    script.main()
+    rows = capsys.readouterr().out.splitlines()[2:]
+    for row, name in zip(rows, ("loud", "quiet"), strict=True):
+        cells = row.strip("| ").split(" | ")
+        pooled = r["pooled"][name]
+        assert int(cells[1]) == pooled["n_test"]
+        assert float(cells[2].split()[0]) == pytest.approx(pooled["auc"], abs=5e-4)
+        assert float(cells[3].rstrip(" %")) == pytest.approx(
+            100 * pooled["caught_at_threshold"], abs=0.05)
