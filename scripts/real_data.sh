@@ -234,7 +234,8 @@ for step in $STEPS; do
       done
       # ELA without its emotion term (E still measures whether the emotion is kept)
       bg attack $R/test/ela_noemo $A --method ela --cfg emotion_weight=0 --samples ${SAMPLES:-32}
-      # ELA holding every bone at its clean length (judged by feature squeezing only)
+      # ELA holding every bone at its clean length (judged by squeezing and by the pooled
+      # detector; no detector is trained on it)
       bg attack $R/test/ela_rigid $A --method ela --cfg rigid=true --samples ${SAMPLES:-32}
       # every sample of the validation part: their clean sequences set every detector's
       # threshold (PGD, the cheapest attack; its changes are not read)

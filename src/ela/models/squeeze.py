@@ -21,8 +21,9 @@ A third kind has no image analogue and squeezes what a body cannot do:
 - ``rigid``: every bone's length moved the share ``size`` (0 … 1] of the way to its median
   over the sequence, the skeleton rebuilt from the root outwards with each bone's direction
   kept. A person's bones keep their length; sensor noise and an attack that adds an
-  independent change per joint (PGD's ±ε, C&W's) do not, so it is removed where a change
-  that turns limbs (ELA's) is left alone. Differentiable.
+  independent change per joint (PGD's ±ε, C&W's) do not, so that part of a change is
+  undone, while a change that only turns limbs (ELA's with ``rigid=True``) is left
+  alone. Differentiable.
 
 With several squeezers the score is the largest of their scores, each divided by its
 ``scale`` (the paper's joint detection takes the largest raw score; its squeezers share a

@@ -126,9 +126,8 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
                      "sigmas": list(sigmas), "quanta": list(quanta), "rigids": list(rigids)},
         "rule": "threshold: 95 % quantile of the calibration (validation-part) clean scores; "
                 "candidates: each squeezer, and every two or more of the best of each kind "
-                "together (scores "
-                "divided by their thresholds, the largest counts); chosen: the most "
-                "training-part attacked sequences caught at its threshold",
+                "together (scores divided by their thresholds, the largest counts); chosen: "
+                "the most training-part attacked sequences caught at its threshold",
         "choice": choice, "chosen": chosen["name"],
         POOLED: {name: {**score(det, tau, pairs, settings), "n_train": n_train,
                         "detector": str(folder)} for name, pairs in tests.items()},

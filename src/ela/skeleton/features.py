@@ -26,6 +26,8 @@ def _indices(layout: Layout, device: str) -> dict[str, torch.Tensor]:
                                dtype=torch.long, device=dev),
         "roots": torch.tensor([j for j, p in enumerate(parents) if p < 0], dtype=torch.long,
                               device=dev),
+        "has_bone": torch.tensor([p >= 0 and j not in layout.zero_bones
+                                  for j, p in enumerate(parents)], device=dev),
         "bone_child": torch.tensor([c for c, _ in bones], dtype=torch.long, device=dev),
         "bone_parent": torch.tensor([p for _, p in bones], dtype=torch.long, device=dev),
         "angle_a": torch.tensor([a for a, _, _ in angles], dtype=torch.long, device=dev),
@@ -36,7 +38,8 @@ def _indices(layout: Layout, device: str) -> dict[str, torch.Tensor]:
 
 def layout_indices(layout: Layout, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """Cached index tensors of `layout` on `device`: bones, angle triplets, each joint's
-    parent (itself for a root) and the roots."""
+    parent (itself for a root), the roots, and whether a joint has a non-zero bone to its
+    parent."""
     return _indices(layout, str(torch.device(device)))
 
 
@@ -113,12 +116,11 @@ def with_bone_lengths(x: torch.Tensor, layout: Layout, lengths: torch.Tensor) ->
     vector (so a padded frame stays 0); channels beyond x, y, z are left alone.
     Differentiable in x and `lengths`."""
     xyz = x[:, :3]
-    vec = xyz - xyz[:, :, :, layout_indices(layout, x.device)["parent"]]  # a root's: 0
+    idx = layout_indices(layout, x.device)
+    vec = xyz - xyz[:, :, :, idx["parent"]]  # a root's: 0
     length = _safe_norm(vec, dim=1)
     present = (xyz.detach().abs().sum(dim=(1, 3)) > 0)[:, :, None, :]  # (N, T, 1, M)
-    movable = torch.tensor([p >= 0 and j not in layout.zero_bones
-                            for j, p in enumerate(layout.parents)], device=x.device)
-    use = present & movable[None, None, :, None] & (length.detach() > 1e-6)
+    use = present & idx["has_bone"][None, None, :, None] & (length.detach() > 1e-6)
     ratio = torch.where(use, lengths / torch.where(use, length, 1.0), 1.0)
     vec = vec * ratio[:, None]
     joints: list[torch.Tensor] = [xyz[:, :, :, 0]] * layout.num_joints
