@@ -253,6 +253,9 @@ for step in $STEPS; do
       # the pooled detector (trained on the four attacks) on rigid ELA too
       $PY scripts/score_detector.py "$OUT/$R/$judge/detectors/pooled" \
         "$OUT"/$R/test/{ela,cw,smart,pgd,ela_rigid} > "$OUT/$R/detect_rigid.md"
+      # and what rigid ELA looks like beside the default and the baselines (equal success)
+      $PY scripts/distance_table.py "ELA=$OUT/$R/test/ela" "ELA rigid=$OUT/$R/test/ela_rigid" \
+        "C&W=$OUT/$R/test/cw" "SMART=$OUT/$R/test/smart" > "$OUT/$R/distance_rigid.md"
       # the detector with nothing to learn, on the same folders
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md"
       # how far past the decision boundary each attack stops (what squeezing finds)
