@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, register_model
-from ela.skeleton.features import parent_distances, with_bone_lengths
+from ela.skeleton.features import parent_distances, valid_mask, with_bone_lengths
 from ela.skeleton.layout import Layout
 
 SMOOTH, QUANTISE, RIGID = "smooth", "quantise", "rigid"
@@ -118,7 +118,7 @@ def rigid_bones(x: torch.Tensor, layout: Layout, share: float) -> torch.Tensor:
     median over the frames where the person is present (`with_bone_lengths`: rebuilt from
     the root(s), directions kept)."""
     length = parent_distances(x, layout)
-    present = (x[:, :3].detach().abs().sum(dim=(1, 3)) > 0)[:, :, None, :]
+    present = valid_mask(x)[:, :, None, :]
     median = torch.nanmedian(torch.where(present, length, torch.nan), dim=1).values
     median = torch.where(median.isnan(), 0.0, median)  # no frame to take it from: unused,
     # but a NaN here would turn the gradient of the whole sample into NaN

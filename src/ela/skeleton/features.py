@@ -119,7 +119,7 @@ def with_bone_lengths(x: torch.Tensor, layout: Layout, lengths: torch.Tensor) ->
     idx = layout_indices(layout, x.device)
     vec = xyz - xyz[:, :, :, idx["parent"]]  # a root's: 0
     length = _safe_norm(vec, dim=1)
-    present = (xyz.detach().abs().sum(dim=(1, 3)) > 0)[:, :, None, :]  # (N, T, 1, M)
+    present = valid_mask(x)[:, :, None, :]  # (N, T, 1, M)
     use = present & idx["has_bone"][None, None, :, None] & (length.detach() > 1e-6)
     ratio = torch.where(use, lengths / torch.where(use, length, 1.0), 1.0)
     vec = vec * ratio[:, None]
