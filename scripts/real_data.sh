@@ -261,6 +261,29 @@ for step in $STEPS; do
       # how far past the decision boundary each attack stops (what squeezing finds)
       $PY scripts/boundary_margin.py "$OUT/${ds}_hcn" "$OUT"/$R/test/{ela,cw,smart,pgd} \
         > "$OUT/$R/margin.md" ;;
+    defaults-msr|defaults-bandai2)
+      # Issue 20, item 4: the grid again with the final defaults. ELA (E as in detect-*),
+      # C&W and SMART at their defaults on the SAMPLES test samples of each model of ARCHS
+      # that was trained (default sgn and 2s-agcn; hcn's are the detect step's test
+      # folders), and each model's equal-success table (scripts/distance_table.py)
+      ds=${step#defaults-}
+      case $ds in
+        msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn ;;
+        bandai2) D="--data $DATA/bandai2 --format bandai"; emo=${EMOTION:-emotion_2s-sstgcn}
+                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn ;;
+      esac
+      R=defaults_$ds
+      for arch in ${ARCHS:-sgn 2s-agcn}; do
+        run=$OUT/${ds}_$arch
+        [ -f "$run/metrics.json" ] || { echo "defaults-$ds: $run not trained, skipped"; continue; }
+        for m in ela cw smart; do
+          bg attack $R/$arch/$m "$run" $D --emotion "$OUT/$emo" --batch-size 64 --method $m \
+            --samples ${SAMPLES:-32}
+        done
+        wait
+        $PY scripts/distance_table.py "ELA=$OUT/$R/$arch/ela" "C&W=$OUT/$R/$arch/cw" \
+          "SMART=$OUT/$R/$arch/smart" > "$OUT/$R/$arch/distance.md"
+      done ;;
     defence-msr)
       # Issue 22: MSR hcn defences. Candidates (equal training cost: 3 inner steps each):
       # PGD at l∞ 2, 4 and 6 cm, TRADES (β 1) at 2 cm, bone rotation at 10° and 20° (4 and

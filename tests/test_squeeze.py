@@ -21,6 +21,7 @@ from ela.errors import ElaError
 from ela.models import SkeletonModel, create_model, list_models, register_model
 from ela.models.registry import unregister_model
 from ela.models.squeeze import (
+    MEDIAN,
     QUANTISE,
     RIGID,
     SMOOTH,
@@ -31,6 +32,7 @@ from ela.models.squeeze import (
     squeezer,
     squeezer_name,
     squeezer_of,
+    temporal_median,
     temporal_smoothing,
 )
 from ela.runs.detect import DetectorSettings, attacked_scores, guard_threshold
@@ -114,6 +116,33 @@ def test_the_filter_keeps_constants_and_lines_and_removes_alternation():
     assert torch.allclose(again[:, :, :T], y, atol=1e-6) and (again[:, :, T:] == 0).all()
     with pytest.raises(ElaError, match="sigma must be > 0"):
         gaussian_kernel(0.0)
+
+
+def test_the_median_removes_a_spike_keeps_a_step_and_passes_the_gradient_to_its_pick():
+    t = torch.arange(T, dtype=torch.float32)
+    x = torch.zeros(2, 3, T, 4, 1)
+    x[0] = 0.3
+    x[0, :, 7] = 1.3  # a one-frame spike
+    x[1] = torch.where(t < 8, 0.1, 0.5)[None, :, None, None]  # a step
+    y = temporal_median(x, 3)
+    assert torch.allclose(y[0], torch.full_like(y[0], 0.3))
+    assert torch.equal(y[1], x[1])
+    two = x.clone()
+    two[0, :, 8] = 1.3  # a two-frame burst needs a window of 5
+    assert not torch.allclose(temporal_median(two, 3)[0], y[0])
+    assert torch.allclose(temporal_median(two, 5)[0], y[0])
+    padded = torch.cat([x, torch.zeros(2, 3, 5, 4, 1)], dim=2)
+    again = temporal_median(padded, 5)
+    assert torch.equal(again[:, :, :T], temporal_median(x, 5)) and (again[:, :, T:] == 0).all()
+    leaf = torch.tensor([0.0, 3.0, 1.0, 2.0, 5.0]).reshape(1, 1, 5, 1, 1).requires_grad_(True)
+    out = temporal_median(leaf, 3)
+    assert out.flatten().tolist() == [0.0, 1.0, 2.0, 2.0, 5.0]
+    out.sum().backward()  # each output's gradient goes to the frame it took
+    assert leaf.grad.flatten().tolist() == [1.0, 0.0, 1.0, 2.0, 1.0]
+    assert squeezer_name(squeezer(MEDIAN, 5)) == "median 5 frames"
+    for bad in (1, 4, 2.5):
+        with pytest.raises(ElaError, match="odd number of frames"):
+            squeezer(MEDIAN, bad)
 
 
 def test_quantisation_rounds_to_the_grid_and_passes_the_gradient():
@@ -200,7 +229,8 @@ def test_the_rule_chooses_on_training_folders_and_calibrates_on_validation(probe
     val = [write_folder(tmp_path / "val", 4, 0.0, name="v")]
     settings = DetectorSettings(bootstrap=100, device="cpu")
     r = run_squeeze(probe_run, train, test, val, tmp_path / "out", settings,
-                    sigmas=(0.5, 1.0, 3.0), quanta=(0.02, 0.1), rigids=())
+                    {"smooth": (0.5, 1.0, 3.0), "quantise": (0.02, 0.1), "rigid": (),
+                     "median": ()})
     by_name = {row["name"]: row for row in r["choice"]}
     assert list(by_name)[:5] == ["smooth 0.5 frames", "smooth 1 frames", "smooth 3 frames",
                                  "quantise 2 cm", "quantise 10 cm"]
@@ -223,13 +253,24 @@ def test_the_rule_chooses_on_training_folders_and_calibrates_on_validation(probe
         run_squeeze(probe_run, train, test, [train[0].removeprefix("jitter=")], tmp_path / "x",
                     settings)
     with pytest.raises(ElaError, match="at least one candidate"):
-        run_squeeze(probe_run, train, test, val, tmp_path / "x", settings, (), (), ())
+        run_squeeze(probe_run, train, test, val, tmp_path / "x", settings,
+                    {"smooth": (), "quantise": (), "rigid": (), "median": ()})
+    with pytest.raises(ElaError, match="unknown squeezer kind"):
+        run_squeeze(probe_run, train, test, val, tmp_path / "x", settings, {"blur": (1.0,)})
     three = run_squeeze(probe_run, train, test, val, tmp_path / "three", settings,
-                        sigmas=(1.0,), quanta=(0.02,), rigids=(1.0,))
+                        {"smooth": (1.0,), "quantise": (0.02,), "rigid": (1.0,),
+                         "median": ()})
     assert [row["name"] for row in three["choice"]] == [
         "smooth 1 frames", "quantise 2 cm", "rigid 100 %", "smooth 1 frames + quantise 2 cm",
         "smooth 1 frames + rigid 100 %", "quantise 2 cm + rigid 100 %",
         "smooth 1 frames + quantise 2 cm + rigid 100 %"]  # every two or more of the best
+    four = run_squeeze(probe_run, train, test, val, tmp_path / "four", settings,
+                       {"smooth": (1.0,), "quantise": (), "rigid": (1.0,), "median": (3.0,)})
+    assert [row["name"] for row in four["choice"]] == [
+        "smooth 1 frames", "rigid 100 %", "median 3 frames", "smooth 1 frames + rigid 100 %",
+        "smooth 1 frames + median 3 frames", "rigid 100 % + median 3 frames",
+        "smooth 1 frames + rigid 100 % + median 3 frames"]  # the median last: ties keep
+    # what the three older kinds chose
     with pytest.raises(ElaError, match="needs at least 20"):
         run_squeeze(probe_run, train, test, [write_folder(tmp_path / "few", 5, 0.0, n=10,
                                                           name="f")], tmp_path / "x", settings)
@@ -242,9 +283,10 @@ def test_cli_squeeze_prints_both_tables_and_needs_calibration(probe_run, tmp_pat
     args = ["detect", "--squeeze", str(probe_run), "--train", train, "--test", test,
             "--out", str(tmp_path / "out"), "--bootstrap", "50", "--device", "cpu"]
     assert main([*args, "--calibrate", val, "--sigmas", "0.5", "1", "--quanta",
-                 "--rigids"]) == 0
+                 "--rigids", "--medians"]) == 0
     out = capsys.readouterr().out
     assert "| smooth 0.5 frames" in out and "quantise" not in out and "rigid" not in out
+    assert "median" not in out
     assert "| jitter | 24 |" in out and "| all |" in out
     assert main(args) == 2
     assert "--squeeze needs --calibrate" in capsys.readouterr().err

@@ -8,6 +8,10 @@ from pathlib import Path
 from ela.cli.common import DEVICE_HELP, at_least, parse_cfg
 from ela.errors import ElaError
 
+SIZE_OPTIONS = {"smooth": "sigmas", "quantise": "quanta", "rigid": "rigids",
+                "median": "medians"}
+"""The option giving each squeezer kind's candidate sizes."""
+
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from ela.runs import squeeze
@@ -19,20 +23,20 @@ def cmd_detect(args: argparse.Namespace) -> int:
     settings = DetectorSettings(model=args.model, cfg=parse_cfg(args.cfg), epochs=args.epochs,
                                 seed=args.seed, bootstrap=args.bootstrap, device=args.device,
                                 restarts=args.restarts, group=args.hold_out_group)
+    sizes = {kind: tuple(getattr(args, option)) for kind, option in SIZE_OPTIONS.items()
+             if getattr(args, option) is not None}
     if args.squeeze is not None:
         if not args.calibrate:
             raise ElaError("--squeeze needs --calibrate: attack folders of the run's "
                            "validation part (ela attack RUN --part val), whose clean "
                            "sequences set the threshold")
-        sigmas = squeeze.SIGMAS if args.sigmas is None else tuple(args.sigmas)
-        quanta = squeeze.QUANTA if args.quanta is None else tuple(args.quanta)
-        rigids = squeeze.RIGIDS if args.rigids is None else tuple(args.rigids)
         report = squeeze.run_squeeze(args.squeeze, args.train, args.test, args.calibrate,
-                                     args.out, settings, sigmas, quanta, rigids)
+                                     args.out, settings, sizes)
         print(squeeze.markdown(report))
     else:
-        if any(v is not None for v in (args.sigmas, args.quanta, args.rigids)):
-            raise ElaError("--sigmas, --quanta and --rigids are options of --squeeze")
+        if sizes:
+            raise ElaError("--medians, --sigmas, --quanta and --rigids are options of "
+                           "--squeeze")
         print(markdown(run_detect(args.train, args.test, args.out, settings, args.calibrate)))
     print(f"wrote {Path(args.out) / 'detect.json'}")
     return 0
@@ -67,14 +71,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--squeeze", default=None, metavar="RUN",
                      help="instead of training detectors, feature squeezing of RUN's action "
                           "model (Xu et al. 2018: its answer on the sequence and on copies "
-                          "smoothed along time or quantised); the squeezers are chosen on "
-                          "the --train folders, the threshold set on the --calibrate folders")
+                          "filtered along time, quantised or with rigid bones); the squeezers "
+                          "are chosen on the --train folders, the threshold set on the "
+                          "--calibrate folders")
     det.add_argument("--calibrate", nargs="+", default=None, metavar="ATTACK_DIR",
                      help="attack folders of the run's validation part (ela attack RUN "
                           "--part val), clips no model here trained on: their clean "
                           "sequences set each detector's threshold for 5 %% false alarms "
                           "(needed with --squeeze; by default a trained detector's is set "
                           "on its held-out training pairs)")
+    det.add_argument("--medians", nargs="*", type=float, default=None, metavar="FRAMES",
+                     help="with --squeeze: candidate windows (odd) of the median along time "
+                          "(default 3 5; none: no median)")
     det.add_argument("--sigmas", nargs="*", type=float, default=None, metavar="FRAMES",
                      help="with --squeeze: candidate widths of the Gaussian along time "
                           "(default 0.5 1 1.5 2; none: no smoothing)")

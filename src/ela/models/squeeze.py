@@ -5,13 +5,15 @@ Neural Networks", NDSS 2018).
 An action model answers a sequence and "squeezed" copies of it; a clean sequence gets
 nearly the same answers, while an adversarial one, placed just across a decision boundary
 by a change a squeezer partly removes, falls back. A squeezer's score is the L1 distance
-between the two softmax vectors (0 … 2). Two squeezers, the motion analogues of the
+between the two softmax vectors (0 … 2). Three squeezers are the motion analogues of the
 paper's two families:
 
-- ``smooth`` (median smoothing → temporal smoothing): a Gaussian low-pass filter along
-  time, standard deviation ``size`` frames (edges replicated, padding left alone), a
-  convolution, so an adaptive attack (`ela.attacks.guard.Guarded`) differentiates
-  through it;
+- ``median`` (the paper's median smoothing, along time instead of across pixels): each
+  coordinate replaced by its median over a window of ``size`` frames (odd; edges
+  replicated, padding left alone). The gradient flows to the frame the median picks, so an
+  adaptive attack (`ela.attacks.guard.Guarded`) differentiates through it;
+- ``smooth``: a Gaussian low-pass filter along time, standard deviation ``size`` frames,
+  a convolution (a median keeps a step and removes a spike; a Gaussian spreads both);
 - ``quantise`` (colour-depth reduction → coordinate depth): every coordinate rounded to a
   grid of ``size`` metres; rounding has no useful gradient, so the backward pass treats it
   as the identity (BPDA, Athalye et al. 2018), and an adaptive attack still gets one.
@@ -38,6 +40,7 @@ and weights (``backbone``), so ``ela attack --guard`` loads it like any detector
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -49,15 +52,16 @@ from ela.models.registry import create_model, register_model
 from ela.skeleton.features import parent_distances, valid_mask, with_bone_lengths
 from ela.skeleton.layout import Layout
 
-SMOOTH, QUANTISE, RIGID = "smooth", "quantise", "rigid"
-UNITS = {SMOOTH: "frames", QUANTISE: "m", RIGID: "share of the length change removed"}
+MEDIAN, SMOOTH, QUANTISE, RIGID = "median", "smooth", "quantise", "rigid"
+UNITS = {MEDIAN: "frames", SMOOTH: "frames", QUANTISE: "m",
+         RIGID: "share of the length change removed"}
 """Squeezer kinds and the unit of their ``size``."""
 
 
 def squeezer(kind: str, size: float, scale: float = 1.0) -> dict[str, Any]:
-    """One squeezer's config: ``kind`` (`SMOOTH`, `QUANTISE` or `RIGID`), ``size`` (σ in
-    frames, the grid step in metres, or the share of each bone's length change removed) and
-    ``scale`` (its score is divided by it)."""
+    """One squeezer's config: ``kind`` (`MEDIAN`, `SMOOTH`, `QUANTISE` or `RIGID`),
+    ``size`` (the median's window or σ in frames, the grid step in metres, or the share of
+    each bone's length change removed) and ``scale`` (its score is divided by it)."""
     if kind not in UNITS:
         raise ElaError(f"feature squeezing: unknown squeezer {kind!r}; known: "
                        f"{', '.join(UNITS)}")
@@ -67,16 +71,19 @@ def squeezer(kind: str, size: float, scale: float = 1.0) -> dict[str, Any]:
     if kind == RIGID and size > 1:
         raise ElaError(f"feature squeezing: rigid removes a share (0, 1] of each bone's "
                        f"length change, got {size}")
+    if kind == MEDIAN and (size != int(size) or size < 3 or size % 2 == 0):
+        raise ElaError(f"feature squeezing: the median's window is an odd number of frames "
+                       f">= 3, got {size}")
     return {"kind": kind, "size": float(size), "scale": float(scale)}
 
 
 def squeezer_name(spec: dict[str, Any]) -> str:
-    """E.g. ``smooth 1 frames``, ``quantise 2 cm``, ``rigid 100 %``."""
+    """E.g. ``median 3 frames``, ``smooth 1 frames``, ``quantise 2 cm``, ``rigid 100 %``."""
     if spec["kind"] == QUANTISE:
         return f"quantise {100 * spec['size']:g} cm"
     if spec["kind"] == RIGID:
         return f"rigid {100 * spec['size']:g} %"
-    return f"smooth {spec['size']:g} frames"
+    return f"{spec['kind']} {spec['size']:g} frames"
 
 
 def gaussian_kernel(sigma: float) -> torch.Tensor:
@@ -89,22 +96,38 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return (k / k.sum()).float()
 
 
-def temporal_smoothing(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """x (N, C, T, V, M) filtered along T by `kernel` (odd length) within each sample's
-    frames: its last frame with anyone present is repeated beyond it (and its first before
-    the start), and trailing all-zero padding stays zero, so a padded sequence is smoothed
-    as its unpadded self."""
+def temporal_filter(x: torch.Tensor, radius: int,
+                    apply: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """x (N, C, T, V, M) filtered along T within each sample's frames: `apply` maps the
+    L = N·C·V·M coordinate series, extended by `radius` frames each side, (L, T + 2·radius),
+    to their filtered values (L, T). A sample's last frame with anyone present is repeated
+    beyond it (and its first before the start), and trailing all-zero padding stays zero,
+    so a padded sequence is filtered as its unpadded self."""
     n, c, t, v, m = x.shape
-    r = len(kernel) // 2
+    r = radius
     present = x.detach().abs().amax(dim=(1, 3, 4)) > 0  # (N, T)
     last = t - 1 - present.flip(1).int().argmax(dim=1)  # all-zero sample: t - 1
     frames = torch.arange(-r, t + r, device=x.device)[None].clamp(min=0)
     frames = torch.minimum(frames, last[:, None])  # (N, T + 2r)
     padded = x.gather(2, frames[:, None, :, None, None].expand(n, c, t + 2 * r, v, m))
-    flat = padded.permute(0, 1, 3, 4, 2).reshape(-1, 1, t + 2 * r)
-    out = F.conv1d(flat, kernel.to(x)[None, None]).reshape(n, c, v, m, t).permute(0, 1, 4, 2, 3)
+    flat = padded.permute(0, 1, 3, 4, 2).reshape(-1, t + 2 * r)
+    out = apply(flat).reshape(n, c, v, m, t).permute(0, 1, 4, 2, 3)
     keep = torch.arange(t, device=x.device)[None] <= last[:, None]
     return out * keep[:, None, :, None, None].to(out.dtype)
+
+
+def temporal_smoothing(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """x (N, C, T, V, M) filtered along T by `kernel` (odd length), edges and padding as
+    `temporal_filter`."""
+    return temporal_filter(x, len(kernel) // 2,
+                           lambda s: F.conv1d(s[:, None], kernel.to(s)[None, None])[:, 0])
+
+
+def temporal_median(x: torch.Tensor, window: int) -> torch.Tensor:
+    """x (N, C, T, V, M): each coordinate the median of its `window` (odd) frames around,
+    edges and padding as `temporal_filter`; the gradient goes to the frame picked."""
+    return temporal_filter(x, window // 2,
+                           lambda s: s.unfold(1, window, 1).median(dim=-1).values)
 
 
 def quantisation(x: torch.Tensor, step: float) -> torch.Tensor:
@@ -166,6 +189,8 @@ class FeatureSqueezing(SkeletonModel):
             return quantisation(x, spec["size"])
         if spec["kind"] == RIGID:
             return rigid_bones(x, self.layout, spec["size"])
+        if spec["kind"] == MEDIAN:
+            return temporal_median(x, int(spec["size"]))
         return temporal_smoothing(x, kernel)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,10 +8,11 @@ The rule, fixed before any test folder is read:
    RUN --part val``), clips the model never trained on, as the test's are new to it. The
    training part's clean sequences cannot set it: the model learnt them, so they score
    near 0 and a threshold from them flags many new clean ones;
-2. the candidates are each single squeezer (smoothing by σ ∈ `SIGMAS` frames,
-   quantisation to q ∈ `QUANTA` metres, bone lengths made rigid by a share ∈ `RIGIDS`)
-   and, as in the paper's joint detection, every two or more of the best of each kind
-   together (each divided by its own τ; the largest counts);
+2. the candidates are each single squeezer (`CANDIDATES`: smoothing by σ ∈ `SIGMAS`
+   frames, quantisation to q ∈ `QUANTA` metres, bone lengths made rigid by a share ∈
+   `RIGIDS`, the median over w ∈ `MEDIANS` frames — the kind added last, so it changes a
+   choice only by catching more) and, as in the paper's joint detection, every two or
+   more of the best of each kind together (each divided by its own τ; the largest counts);
 3. a candidate "catches" the successful adversarial sequences of the TRAINING-part attack
    folders that score above its τ (pooled over their methods); the best of a kind and the
    chosen detector are those that catch the most (the first on ties).
@@ -32,7 +33,15 @@ import numpy as np
 
 from ela.errors import ElaError
 from ela.files import atomic_write_json
-from ela.models.squeeze import QUANTISE, RIGID, SMOOTH, squeezer, squeezer_name, squeezer_of
+from ela.models.squeeze import (
+    MEDIAN,
+    QUANTISE,
+    RIGID,
+    SMOOTH,
+    squeezer,
+    squeezer_name,
+    squeezer_of,
+)
 from ela.runs.detect import (
     POOLED,
     THRESHOLD_FILE,
@@ -49,12 +58,16 @@ from ela.runs.detect import (
 from ela.training import loop
 from ela.training.checkpoint import load, save_checkpoint
 
+MEDIANS = (3.0, 5.0)
+"""Candidate windows (frames) of the median along time."""
 SIGMAS = (0.5, 1.0, 1.5, 2.0)
 """Candidate widths (frames) of the Gaussian along time."""
 QUANTA = (0.01, 0.02, 0.04)
 """Candidate grid steps (metres) of the coordinate quantisation."""
 RIGIDS = (0.5, 1.0)
 """Candidate shares of each bone's length change that the rigid squeezer removes."""
+CANDIDATES = {SMOOTH: SIGMAS, QUANTISE: QUANTA, RIGID: RIGIDS, MEDIAN: MEDIANS}
+"""Every kind's candidate sizes, in the order they are tried (the first wins a tie)."""
 FOLDER = "squeeze"
 """The detector's folder under ``OUT/detectors/``."""
 
@@ -62,21 +75,22 @@ FOLDER = "squeeze"
 def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
                 calibrate: list[str], out: str | Path,
                 settings: DetectorSettings | None = None,
-                sigmas: tuple[float, ...] = SIGMAS,
-                quanta: tuple[float, ...] = QUANTA,
-                rigids: tuple[float, ...] = RIGIDS) -> dict[str, Any]:
+                candidates: dict[str, tuple[float, ...]] | None = None) -> dict[str, Any]:
     """Choose, calibrate and score a feature-squeezing detector of `run`'s action model;
     writes ``OUT/detectors/squeeze`` (checkpoint + threshold.json, a `--guard` folder) and
     ``OUT/detect.json``, and returns the report. Specs are ``[NAME=]DIR`` attack folders;
     `calibrate` are folders of the run's validation part (only their clean sequences are
-    read); `sigmas`, `quanta` and `rigids` are the candidate sizes of each kind (any may be
-    empty, not all)."""
+    read); `candidates` maps kinds to their candidate sizes (`CANDIDATES` overridden kind by
+    kind; an empty tuple leaves a kind out, not all may be empty)."""
     settings = settings or DetectorSettings()
     out = Path(out)
-    families = {SMOOTH: sigmas, QUANTISE: quanta, RIGID: rigids}
+    unknown = set(candidates or {}) - set(CANDIDATES)
+    if unknown:
+        raise ElaError(f"feature squeezing: unknown squeezer kind(s) {sorted(unknown)}; "
+                       f"known: {', '.join(CANDIDATES)}")
+    families = {**CANDIDATES, **(candidates or {})}
     if not any(families.values()):
-        raise ElaError("feature squeezing needs at least one candidate (sigmas, quanta or "
-                       "rigids)")
+        raise ElaError("feature squeezing needs at least one candidate size")
     model = load(run, device=loop.resolve_device(settings.device)).eval()
     train_sets, test_sets = named_folders(train_specs), named_folders(test_specs)
     train = [o for outs in train_sets.values() for o in outs]
@@ -123,7 +137,7 @@ def run_squeeze(run: str | Path, train_specs: list[str], test_specs: list[str],
     report: dict[str, Any] = {
         "settings": {**asdict(settings), "detector": f"feature squeezing ({chosen['name']})",
                      "run": str(run),
-                     "sigmas": list(sigmas), "quanta": list(quanta), "rigids": list(rigids)},
+                     "candidates": {kind: list(sizes) for kind, sizes in families.items()}},
         "rule": "threshold: 95 % quantile of the calibration (validation-part) clean scores; "
                 "candidates: each squeezer, and every two or more of the best of each kind "
                 "together (scores divided by their thresholds, the largest counts); chosen: "
