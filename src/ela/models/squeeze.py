@@ -18,7 +18,7 @@ paper's two families:
   grid of ``size`` metres; rounding has no useful gradient, so the backward pass treats it
   as the identity (BPDA, Athalye et al. 2018), and an adaptive attack still gets one.
 
-A third kind has no image analogue and squeezes what a body cannot do:
+A fourth kind has no image analogue and squeezes what a body cannot do:
 
 - ``rigid``: every bone's length moved the share ``size`` (0 … 1] of the way to its median
   over the sequence, the skeleton rebuilt from the root outwards with each bone's direction
