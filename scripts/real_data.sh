@@ -65,6 +65,16 @@ print('same' if a is not None and math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6)
   mv "$dir" "$dir.tau_$tau"
 }
 
+attack_data() {  # attack_data DS: D, the attack options of dataset DS (msr, bandai2), and
+  # emo, its E: EMOTION, else the CNN on MSR and the 2s-S-STGCN on Bandai-2 where it was
+  # trained (the emotion step trains it on a GPU only), else the CNN
+  case $1 in
+    msr) D="--data $DATA/msr_action3d --format msr"; emo=${EMOTION:-emotion_cnn} ;;
+    bandai2) D="--data $DATA/bandai2 --format bandai"; emo=${EMOTION:-emotion_2s-sstgcn} ;;
+  esac
+  [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn
+}
+
 bg() {  # run a command in the background with PARALLEL=1, else now
   if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi
 }
@@ -103,13 +113,7 @@ for step in $STEPS; do
       # ELA (defaults) vs ELA without its emotion term, C&W, SMART, and ELA at other emotion
       # weights, on 32 test samples per model (scripts/attack_grid.py; E: EMOTION, default
       # the CNN on MSR and the 2s-S-STGCN on Bandai-2 where it was trained)
-      ds=${step#grid-}
-      case $ds in
-        msr) D="--data $DATA/msr_action3d --format msr"; emo=${EMOTION:-emotion_cnn} ;;
-        bandai2) D="--data $DATA/bandai2 --format bandai"
-                 emo=${EMOTION:-emotion_2s-sstgcn}
-                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn ;;
-      esac
+      ds=${step#grid-}; attack_data $ds
       G="$D --emotion $OUT/$emo --weights=${WEIGHTS-0.3,3,10} --samples ${SAMPLES:-32}"
       G="$G --device $DEVICE --out $OUT/grid_$ds ${ITERS:+--steps $ITERS}"
       runs=()
@@ -140,11 +144,7 @@ for step in $STEPS; do
           --transform centre+align --augment rotate:15 "${cfg[@]}"
       done ;;
     attack-msr|attack-bandai2)
-      ds=${step#attack-}
-      case $ds in
-        msr) D="--data $DATA/msr_action3d --format msr" ;;
-        bandai2) D="--data $DATA/bandai2 --format bandai" ;;
-      esac
+      ds=${step#attack-}; attack_data $ds
       for m in hcn sgn 2s-agcn; do
         R=$OUT/${ds}_$m; [ -f "$R/metrics.json" ] || continue
         A="$R $D --emotion $OUT/emotion_cnn --samples ${SAMPLES:-32}"
@@ -219,12 +219,10 @@ for step in $STEPS; do
       # training, as the test part's subjects are new; Bandai-2's names carry no subject,
       # so its detectors hold out samples. Every threshold is set on the clean sequences of
       # the validation part (clips no model here trained on).
-      ds=${step#detect-}
+      ds=${step#detect-}; attack_data $ds
       case $ds in
-        msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn
-             HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
-        bandai2) D="--data $DATA/bandai2 --format bandai"; emo=${EMOTION:-emotion_2s-sstgcn}
-                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn; HOLD=(); judge=detect ;;
+        msr) HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
+        bandai2) HOLD=(); judge=detect ;;
       esac
       R=detect_$ds; A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64"
       for m in ela cw smart pgd; do
@@ -266,12 +264,7 @@ for step in $STEPS; do
       # C&W and SMART at their defaults on the SAMPLES test samples of each model of ARCHS
       # that was trained (default sgn and 2s-agcn; hcn's are the detect step's test
       # folders), and each model's equal-success table (scripts/distance_table.py)
-      ds=${step#defaults-}
-      case $ds in
-        msr) D="--data $DATA/msr_action3d --format msr"; emo=emotion_cnn ;;
-        bandai2) D="--data $DATA/bandai2 --format bandai"; emo=${EMOTION:-emotion_2s-sstgcn}
-                 [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn ;;
-      esac
+      ds=${step#defaults-}; attack_data $ds
       R=defaults_$ds
       for arch in ${ARCHS:-sgn 2s-agcn}; do
         run=$OUT/${ds}_$arch
