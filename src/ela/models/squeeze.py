@@ -96,15 +96,14 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return (k / k.sum()).float()
 
 
-def temporal_filter(x: torch.Tensor, radius: int,
+def temporal_filter(x: torch.Tensor, r: int,
                     apply: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """x (N, C, T, V, M) filtered along T within each sample's frames: `apply` maps the
-    L = N·C·V·M coordinate series, extended by `radius` frames each side, (L, T + 2·radius),
-    to their filtered values (L, T). A sample's last frame with anyone present is repeated
+    L = N·C·V·M coordinate series, extended by `r` frames each side, (L, T + 2r), to their
+    filtered values (L, T). A sample's last frame with anyone present is repeated
     beyond it (and its first before the start), and trailing all-zero padding stays zero,
     so a padded sequence is filtered as its unpadded self."""
     n, c, t, v, m = x.shape
-    r = radius
     present = x.detach().abs().amax(dim=(1, 3, 4)) > 0  # (N, T)
     last = t - 1 - present.flip(1).int().argmax(dim=1)  # all-zero sample: t - 1
     frames = torch.arange(-r, t + r, device=x.device)[None].clamp(min=0)
