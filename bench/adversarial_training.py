@@ -1,5 +1,5 @@
-"""Cost of adversarial training: seconds per training step with PGD, TRADES or rotation
-batches ÷ a plain step, per action model, on MSR Action3D.
+"""Cost of adversarial training: seconds per training step with PGD, TRADES, dynamic or
+rotation batches ÷ a plain step, per action model, on MSR Action3D.
 
 One step = the objective of `ela.training.adversarial` (the training attack's `--adv-steps`
 forward + backward passes, then the loss) + backward + Adam update on a batch of 32 real
@@ -25,7 +25,7 @@ from ela.data import to_tensor_batch
 from ela.data.transforms import build_transform
 from ela.io.base import SkeletonSet
 from ela.models import create_model
-from ela.training.adversarial import adversarial_objective
+from ela.training.adversarial import METHODS, adversarial_objective
 
 BATCH = 32
 STEPS = (1, 3, 5)
@@ -54,7 +54,7 @@ def measure(data: SkeletonSet, models: list[str], reps: int, seed: int = 0
 
         base = timed(lambda m=model: F.cross_entropy(m(x), y))
         ratios = {}
-        for method in ("pgd", "trades", "rotation"):
+        for method in METHODS:
             for k in STEPS:
                 objective = adversarial_objective(method, 0.01, k, 10.0, 6.0, F.cross_entropy)
                 ratios[method, k] = timed(

@@ -156,6 +156,8 @@ def markdown(result: dict[str, Any]) -> str:
             how += f" β {c['trades_beta']:g}"
         if how == "rotation":
             how += f" {c['adv_angle']:g}°"
+        if how == "dynamic":
+            how += f" RMS {100 * c['adv_eps']:g} cm w {c['adv_bone_weight']:g}"
         e, p = r["ela"], r["pgd"]
         mark = ("← chosen" if name == result["chosen"]
                 else "plain" if name == "plain" else "" if r["eligible"] else "not eligible")

@@ -1,5 +1,6 @@
-"""Adversarial training (PGD / TRADES under an l∞ budget with a bone-length penalty, and the
-bone-rotation attack) and validation on held-out subjects."""
+"""Adversarial training (PGD / TRADES under an l∞ budget with a bone-length penalty, PGD with
+ELA's dynamic distance as the penalty, and the bone-rotation attack) and validation on
+held-out subjects."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ela.attacks.ela import ELA
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
@@ -19,6 +21,8 @@ from ela.skeleton.features import bone_lengths, bone_vectors, valid_mask, vector
 from ela.training.adversarial import (
     adversarial_objective,
     bone_change,
+    dynamic_perturb,
+    penalty,
     perturb,
     rotate_bones,
     rotation_perturb,
@@ -40,26 +44,50 @@ def test_perturbation_stays_in_the_ball_and_off_padding():
     model = create_model("hcn", layout, 2, width=0.25).eval()
     y = torch.zeros(len(x), dtype=torch.long)
     adv = perturb(x, lengths, lambda a: F.cross_entropy(model(a), y, reduction="sum"),
-                  layout, eps=0.01, steps=3, bone_weight=0.0)
+                  eps=0.01, steps=3)
     assert (adv - x).abs().max() <= 0.01 + 1e-7
     assert (adv - x).abs().max() > 0.005  # it moved
     assert torch.equal(adv[:, :, -4:], x[:, :, -4:])  # padded frames never move
     assert model.training is False
 
 
-def test_bone_penalty_keeps_limbs_their_length():
+@pytest.mark.parametrize("method", ["pgd", "dynamic"])
+def test_the_penalty_keeps_the_change_small_in_its_own_measure(method):
+    """A heavy penalty shows in the measure it prices: ΔB/B for pgd (sign steps can only
+    pick directions), ELA's dynamic distance D for dynamic."""
     x, lengths, layout = _batch()
     model = create_model("hcn", layout, 2, width=0.25).eval()
     y = torch.zeros(len(x), dtype=torch.long)
     mask = valid_mask(x, lengths)
+    distance = ELA(model).distance
+    ref = distance.reference(x, lengths)
+    measure = {"pgd": lambda a: bone_change(a, x, layout, mask),
+               "dynamic": lambda a: distance(a, ref)}[method]
+    attack = {"pgd": perturb, "dynamic": dynamic_perturb}[method]
     changes = []
     for weight in (0.0, 1000.0):
+        cost = penalty(method, model, x, lengths, weight)
         torch.manual_seed(0)
-        adv = perturb(x, lengths,
-                      lambda a: F.cross_entropy(model(a), y, reduction="sum"), layout,
-                      eps=0.02, steps=5, bone_weight=weight)
-        changes.append(float(bone_change(adv, x, layout, mask).mean()))
-    assert changes[1] < 0.8 * changes[0], changes  # sign steps: it can only pick directions
+        adv = attack(x, lengths,
+                     lambda a, cost=cost: F.cross_entropy(model(a), y, reduction="sum")
+                     - cost(a), 0.02, 5)
+        changes.append(float(measure(adv).mean()))
+    assert changes[1] < 0.8 * changes[0], changes
+
+
+def test_dynamic_attack_moves_each_sample_its_rms_budget_from_the_clean_sequence():
+    x, lengths, layout = _batch()
+    model = create_model("hcn", layout, 2, width=0.25).eval()
+    y = torch.zeros(len(x), dtype=torch.long)
+    gain = lambda a: F.cross_entropy(model(a), y, reduction="sum")  # noqa: E731
+    adv = dynamic_perturb(x, lengths, gain, rms=0.01, steps=1)
+    valid = (adv - x)[:, :, :-4]
+    rms = valid.square().mean(dim=(1, 2, 3, 4)).sqrt()
+    torch.testing.assert_close(rms, torch.full_like(rms, 0.01))  # one step: exactly its size
+    assert torch.equal(adv[:, :, -4:], x[:, :, -4:])  # padded frames never move
+    three = dynamic_perturb(x, lengths, gain, rms=0.01, steps=3)
+    assert float((three - x)[:, :, :-4].square().mean(dim=(1, 2, 3, 4)).sqrt().max()) <= 0.01
+    torch.testing.assert_close(dynamic_perturb(x, lengths, gain, 0.01, 3), three)  # no noise
 
 
 def test_rotating_bones_keeps_lengths_and_roots_and_turns_each_bone_by_its_angle():
@@ -99,7 +127,7 @@ def test_rotation_attack_stays_within_its_angle_keeps_lengths_and_padding():
         rotation_perturb(x[:, :2], lengths, lambda a: a.sum(), layout, 10.0, 1)
 
 
-@pytest.mark.parametrize("method", ["pgd", "trades", "rotation"])
+@pytest.mark.parametrize("method", ["pgd", "trades", "dynamic", "rotation"])
 def test_objectives_give_a_finite_loss_and_train_mode(method):
     x, lengths, layout = _batch()
     model = create_model("hcn", layout, 2, width=0.25)
@@ -138,18 +166,25 @@ def test_bad_adversarial_settings_and_inputs_are_clear_errors():
         objective(torch.nn.Identity(), {"audio": torch.zeros(2)}, torch.zeros(2), None)
 
 
+def _train_hcn(tmp_path, data, *flags: str):
+    """`ela train` of a small hcn on `data` (written to tmp_path/demo.npz), 16 frames, with
+    `flags`; returns the data file and the run folder."""
+    path = tmp_path / "demo.npz"
+    write_npz(data, path)
+    out = tmp_path / "run"
+    assert main(["train", "--model", "hcn", "--data", str(path), "--label", "action",
+                 "--out", str(out), "--frames", "16", "--cfg", "width=0.25", *flags]) == 0
+    return path, out
+
+
 def test_cli_adversarial_run_records_its_settings_and_validates_on_held_out_subjects(
         tmp_path):
     data = demo_dataset(n_per_class=4, frames=24, actions=("walk", "wave", "bow"), seed=3)
     for i, s in enumerate(data.samples):
         s.meta["subject"] = 1 + i % 4
-    path = tmp_path / "demo.npz"
-    write_npz(data, path)
-    out = tmp_path / "adv"
-    assert main(["train", "--model", "hcn", "--data", str(path), "--label", "action",
-                 "--out", str(out), "--frames", "16", "--epochs", "2", "--cfg", "width=0.25",
-                 "--adversarial", "trades", "--adv-eps", "0.005", "--adv-steps", "2",
-                 "--split", "holdout:0.5,0.25,0.25", "--group", "subject"]) == 0
+    path, out = _train_hcn(tmp_path, data, "--epochs", "2", "--adversarial", "trades",
+                           "--adv-eps", "0.005", "--adv-steps", "2",
+                           "--split", "holdout:0.5,0.25,0.25", "--group", "subject")
     config = json.loads((out / "config.json").read_text())["train_config"]
     assert (config["adversarial"], config["adv_eps"], config["adv_steps"]) == ("trades",
                                                                               0.005, 2)
@@ -188,3 +223,25 @@ def test_a_model_without_its_own_choice_gets_hcns():
     from ela.training.adversarial import RECOMMENDED, recommended
 
     assert recommended("2s-agcn") == RECOMMENDED["hcn"]
+
+
+def test_cli_trains_dynamic_and_the_script_measures_each_training_attack(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = demo_dataset(n_per_class=4, frames=16, actions=("walk", "wave"), seed=5)
+    path, out = _train_hcn(tmp_path, data, "--epochs", "1", "--adversarial", "dynamic",
+                           "--adv-eps", "0.01", "--adv-steps", "2", "--adv-bone-weight", "1")
+    config = json.loads((out / "config.json").read_text())["train_config"]
+    assert (config["adversarial"], config["adv_bone_weight"]) == ("dynamic", 1.0)
+    script = Path(__file__).parents[1] / "scripts" / "training_attacks.py"
+    printed = subprocess.run(
+        [sys.executable, str(script), str(out), "--data", str(path), "--samples", "4",
+         "pgd:eps=0.01", "dynamic:eps=0.01,bone_weight=0"],
+        capture_output=True, text=True, check=True).stdout
+    rows = [line for line in printed.splitlines() if line.startswith("| pgd")
+            or line.startswith("| dynamic")]
+    assert len(rows) == 2
+    pgd_linf = float(rows[0].split("|")[5])
+    assert pgd_linf == pytest.approx(1.0, abs=0.05)  # PGD ends on its l∞ ball (cm)

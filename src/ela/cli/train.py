@@ -184,10 +184,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="validation score that picks the best epoch (default "
                             f"{TRAIN_DEFAULTS.monitor})")
     train.add_argument("--adversarial", default=None,
-                       choices=["pgd", "trades", "rotation", "recommended"],
+                       choices=["pgd", "trades", "dynamic", "rotation", "recommended"],
                        help="adversarial training: pgd (Madry: train on attacked batches) or "
                             "trades (clean loss + β·KL to the attacked batch), attacks in an "
-                            "l∞ ball of --adv-eps metres with a bone-length penalty; rotation: "
+                            "l∞ ball of --adv-eps metres with a bone-length penalty; dynamic: "
+                            "pgd whose penalty is ELA's dynamic distance; rotation: "
                             "train on batches whose bones turn smoothly, at most --adv-angle "
                             "degrees, lengths kept; recommended: the defence chosen for the "
                             "model on MSR (hcn, sgn; hcn's for other models; "
@@ -199,8 +200,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help=f"steps of the training attack per batch (default "
                             f"{TRAIN_DEFAULTS.adv_steps})")
     train.add_argument("--adv-bone-weight", type=float, default=None,
-                       help="penalty on the relative bone-length change inside the training "
-                            f"attack (default {TRAIN_DEFAULTS.adv_bone_weight:g})")
+                       help="weight of the penalty inside the training attack: the relative "
+                            "bone-length change (pgd, trades) or ELA's dynamic distance "
+                            f"(dynamic) (default {TRAIN_DEFAULTS.adv_bone_weight:g})")
     train.add_argument("--adv-angle", type=float, default=None,
                        help="largest turn of a bone per coordinate in the rotation training "
                             f"attack, degrees (default {TRAIN_DEFAULTS.adv_angle:g})")

@@ -74,7 +74,8 @@ class TrainConfig:
     N / (C · n_c) of the training set (for skewed classes scored by UAR).
     adversarial: None, or "pgd" / "trades" to train on attacked batches under an l∞ budget
     of adv_eps metres with adv_steps steps and the bone-length penalty adv_bone_weight
-    (`ela.training.adversarial`); trades_beta weighs TRADES' robustness term; "rotation"
+    (`ela.training.adversarial`); "dynamic" as "pgd" with ELA's dynamic distance as the
+    penalty; trades_beta weighs TRADES' robustness term; "rotation"
     attacks by turning bones smoothly over the clip, at most adv_angle degrees.
     """
 
