@@ -23,7 +23,7 @@ ALLOWED = {
     "attacks": BASE | {"skeleton", "attacks"},
     "viz": BASE | {"skeleton", "viz"},
     "data": BASE | {"skeleton", "io", "video", "audio", "text", "data"},
-    "training": BASE | {"skeleton", "io", "data", "text", "models", "training"},
+    "training": BASE | {"skeleton", "io", "data", "text", "models", "attacks", "training"},
     "runs": BASE | {"skeleton", "io", "data", "models", "attacks", "training", "viz", "runs"},
 }
 
