@@ -217,6 +217,31 @@ def test_the_acceleration_term_prices_a_jerk_not_a_steady_drift():
         DynamicDistance(CHAIN, accel_weight=-1.0)
 
 
+def test_the_turn_peak_prices_one_bone_turned_far_above_the_same_total_spread_thinly():
+    """t, the soft maximum of the bone turns: one bone turned by φ in one frame costs more in
+    t than every bone-frame turned by the mean it leaves; r (the mean) cannot tell them
+    apart; t of an unchanged skeleton is 0 and lies between r and the largest turn."""
+    x = torch.zeros(1, 3, 4, 3, 1)
+    x[0, :, :, :, 0] = torch.tensor([[0.0, 0, 0], [0, 1, 0], [1, 1, 0]]).T[:, None]
+    phi = 0.8
+    one = x.clone()  # the tip bone (1 m) turned by φ in frame 1 only
+    one[0, :, 1, 2, 0] = x[0, :, 1, 1, 0] + torch.tensor([math.cos(phi), 0, math.sin(phi)])
+    spread = x.clone()  # the tip bone turned by φ / 4 in every frame: the same mean turn
+    spread[0, :, :, 2, 0] = (x[0, :, :, 1, 0]
+                             + torch.tensor([math.cos(phi / 4), 0, math.sin(phi / 4)])[:, None])
+    dist = DynamicDistance(CHAIN, turn_peak_weight=2.0)
+    ref = dist.reference(x)
+    t_one, t_spread = dist.terms(one, ref), dist.terms(spread, ref)
+    assert t_one["r"].item() == pytest.approx(t_spread["r"].item(), rel=1e-4)
+    assert t_one["t"].item() > 2 * t_spread["t"].item()
+    assert t_one["r"].item() < t_one["t"].item() < phi
+    assert dist.terms(x, ref)["t"].item() == pytest.approx(0.0, abs=1e-4)
+    assert dist(one, ref).item() == pytest.approx(
+        DynamicDistance(CHAIN)(one, ref).item() + 2.0 * t_one["t"].item(), rel=1e-5)
+    with pytest.raises(ElaError, match="turn_peak_weight"):
+        DynamicDistance(CHAIN, turn_peak_weight=-1.0)
+
+
 def test_reference_select_keeps_rows():
     x, _, lengths = _chain_pair()
     both = torch.cat([x, 2 * x])

@@ -152,7 +152,7 @@ def relative_changes(
     velocity: bool = False,
     sharpness: float = 50.0,
 ) -> dict[str, torch.Tensor]:
-    """Per-sample changes {"b", "a", "s", "r", "p", "j", "q"} (N,); b, a, s each
+    """Per-sample changes {"b", "a", "s", "r", "p", "j", "q", "c", "t"} (N,); b, a, s each
     relu(change − ε).
 
     b = |B' − B| / (B + eps), a = |A' − A| / (A + eps), s = |S' − S| / max(S, min_speed);
@@ -175,6 +175,9 @@ def relative_changes(
     c = ‖Δ²x' − Δ²x‖ / body, the change of each joint's acceleration (second difference over
     three valid frames) relative to the mean bone length: the quantity SMART's perceptual
     loss weighs, and what makes a change read as a jerk rather than a different motion.
+
+    t = the soft maximum (as j) of r's turns over the bones and frames r counts, radians:
+    the largest turn of a bone, which r's mean lets one short bone make in a few frames.
     """
     v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
     if velocity:
@@ -205,6 +208,7 @@ def relative_changes(
             rel = torch.relu(rel - tol)
         out[key] = masked_mean(rel, mask, empty)
     out["j"] = soft_maximum(u, joints, sharpness, empty)
+    out["t"] = soft_maximum(feats["r"][0], ref.bone_mask, sharpness, empty)
     return out
 
 
@@ -220,7 +224,7 @@ def soft_maximum(values: torch.Tensor, mask: torch.Tensor, sharpness: float,
 
 class DynamicDistance:
     """Differentiable dynamic distance w_b·b + w_a·a + w_s·s + w_r·r + w_p·p + w_j·j + w_q·q
-    + w_c·c per sample (fractions, not %; r in radians; terms as in `relative_changes`).
+    + w_c·c + w_t·t per sample (fractions, not %; r in radians; terms as in `relative_changes`).
 
     Args:
         layout: skeleton layout of the data.
@@ -232,6 +236,8 @@ class DynamicDistance:
         spread_weight: w_q, weight of q, the mean squared relative joint displacement
             (0: the paper's).
         accel_weight: w_c, weight of c, the relative acceleration change (0: the paper's).
+        turn_peak_weight: w_t, weight of t, the soft maximum of the bone turns (radians;
+            sharpness peak_sharpness; 0: the paper's).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
         eps: added to the bone and angle denominators as a second guard.
@@ -254,6 +260,7 @@ class DynamicDistance:
         peak_sharpness: float = 50.0,
         spread_weight: float = 0.0,
         accel_weight: float = 0.0,
+        turn_peak_weight: float = 0.0,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
@@ -271,12 +278,15 @@ class DynamicDistance:
             raise ElaError("DynamicDistance: turn_weight and shift_weight must be ≥ 0, got "
                            f"{turn_weight}, {shift_weight}")
         self.turn_weight, self.shift_weight = float(turn_weight), float(shift_weight)
-        if min(peak_weight, spread_weight, accel_weight) < 0 or peak_sharpness <= 0:
-            raise ElaError("DynamicDistance: peak_weight, spread_weight and accel_weight must "
-                           f"be ≥ 0 and peak_sharpness > 0, got {peak_weight}, {spread_weight}, "
-                           f"{accel_weight}, {peak_sharpness}")
+        if (min(peak_weight, spread_weight, accel_weight, turn_peak_weight) < 0
+                or peak_sharpness <= 0):
+            raise ElaError("DynamicDistance: peak_weight, spread_weight, accel_weight and "
+                           "turn_peak_weight must be ≥ 0 and peak_sharpness > 0, got "
+                           f"{peak_weight}, {spread_weight}, {accel_weight}, "
+                           f"{turn_peak_weight}, {peak_sharpness}")
         self.peak_weight, self.spread_weight = float(peak_weight), float(spread_weight)
         self.accel_weight = float(accel_weight)
+        self.turn_peak_weight = float(turn_peak_weight)
         self.peak_sharpness = float(peak_sharpness)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
@@ -284,7 +294,8 @@ class DynamicDistance:
         return dynamic_reference(x, self.layout, lengths, *self.thresholds)
 
     def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
-        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q", "c"}, each (N,)."""
+        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q", "c", "t"}, each
+        (N,)."""
         return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
                                 velocity=self.velocity, sharpness=self.peak_sharpness)
 
@@ -294,7 +305,8 @@ class DynamicDistance:
         wb, wa, ws = self.weights
         return (wb * t["b"] + wa * t["a"] + ws * t["s"] + self.turn_weight * t["r"]
                 + self.shift_weight * t["p"] + self.peak_weight * t["j"]
-                + self.spread_weight * t["q"] + self.accel_weight * t["c"])
+                + self.spread_weight * t["q"] + self.accel_weight * t["c"]
+                + self.turn_peak_weight * t["t"])
 
 
 EmotionMode = Literal["relative", "kl", "feature"]

@@ -112,6 +112,9 @@ class ELA(Attack):
         accel_weight: weight of c, the change of each joint's acceleration relative to the
             mean bone length (`DynamicDistance`; 0 by default: see docs/attacks.md for its
             trade-off on training samples).
+        turn_peak_weight: weight of t, the soft maximum (sharpness `peak_sharpness`) of the
+            bone turns r averages (`DynamicDistance`; 0 by default: see docs/attacks.md for
+            its trade-off on training samples): r's mean lets one short bone turn far.
         emotion_weight: weight of e.
         emotion_mode: how e measures the change of E (`EmotionDistance`): "kl" between the
             emotion posteriors (default: it keeps exactly what the emotion consistency
@@ -162,6 +165,7 @@ class ELA(Attack):
         peak_sharpness: float = 50.0,
         spread_weight: float = 100.0,
         accel_weight: float = 0.0,
+        turn_peak_weight: float = 0.0,
         emotion_weight: float = 1.0,
         emotion_mode: EmotionMode = "kl",
         patience: int = 20,
@@ -192,7 +196,8 @@ class ELA(Attack):
                                         turn_weight=turn_weight, shift_weight=shift_weight,
                                         peak_weight=peak_weight, peak_sharpness=peak_sharpness,
                                         spread_weight=spread_weight,
-                                        accel_weight=accel_weight)
+                                        accel_weight=accel_weight,
+                                        turn_peak_weight=turn_peak_weight)
         self.rigid = bool(rigid)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
