@@ -22,11 +22,10 @@ import argparse
 import torch
 from tune_ela import parse_setting
 
-from ela.attacks.ela import ELA
 from ela.data.prepare import read_dataset
 from ela.runs.select import attack_inputs
 from ela.skeleton.features import valid_mask
-from ela.training.adversarial import bone_change, training_attack
+from ela.training.adversarial import bone_change, default_distance, training_attack
 from ela.training.checkpoint import load
 from ela.training.loop import TrainConfig
 
@@ -45,7 +44,7 @@ def main() -> None:
     data = read_dataset(args.data, args.format)
     x, y, lengths, _ = attack_inputs(args.run, data, samples=args.samples, seed=args.seed,
                                      split="train")
-    distance = ELA(model).distance
+    distance = default_distance(model)
     ref = distance.reference(x, lengths)
     mask = valid_mask(x, lengths)
     defaults = TrainConfig()
@@ -56,7 +55,7 @@ def main() -> None:
         adv = training_attack(method, model, x, y, lengths, opts.get("eps", defaults.adv_eps),
                               opts.get("steps", defaults.adv_steps),
                               opts.get("bone_weight", defaults.adv_bone_weight),
-                              opts.get("angle", defaults.adv_angle))
+                              opts.get("angle", defaults.adv_angle), distance)
         with torch.no_grad():
             fooled = float((model(adv).argmax(1) != y).float().mean())
             linf = (adv - x).abs().amax(dim=(1, 2, 3, 4)).median()

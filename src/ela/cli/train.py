@@ -188,13 +188,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="adversarial training: pgd (Madry: train on attacked batches) or "
                             "trades (clean loss + β·KL to the attacked batch), attacks in an "
                             "l∞ ball of --adv-eps metres with a bone-length penalty; dynamic: "
-                            "pgd whose penalty is ELA's dynamic distance; rotation: "
+                            "gradient steps from the clean sequence on the loss less ELA's "
+                            "dynamic distance, --adv-eps metres RMS; rotation: "
                             "train on batches whose bones turn smoothly, at most --adv-angle "
                             "degrees, lengths kept; recommended: the defence chosen for the "
                             "model on MSR (hcn, sgn; hcn's for other models; "
                             "docs/robustness.md#defences), every setting included")
     train.add_argument("--adv-eps", type=float, default=None,
-                       help=f"l∞ budget of the training attack in metres (default "
+                       help=f"budget of the training attack in metres: l∞ (pgd, trades), "
+                            f"root-mean-square (dynamic) (default "
                             f"{TRAIN_DEFAULTS.adv_eps:g})")
     train.add_argument("--adv-steps", type=int, default=None,
                        help=f"steps of the training attack per batch (default "

@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ela.attacks.distances import DynamicDistance
 from ela.attacks.ela import ELA
 from ela.errors import ElaError
 from ela.skeleton import Layout
@@ -119,12 +120,19 @@ def perturb(x: torch.Tensor, lengths: torch.Tensor | None,
     return x_adv.detach()
 
 
+def default_distance(model: nn.Module) -> DynamicDistance:
+    """ELA's dynamic distance D at ELA's defaults, on the model's layout."""
+    return ELA(model).distance
+
+
 def penalty(method: str, model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
-            weight: float) -> Callable[[torch.Tensor], torch.Tensor]:
+            weight: float, distance: DynamicDistance | None = None
+            ) -> Callable[[torch.Tensor], torch.Tensor]:
     """x' -> the scalar penalty of the ``pgd``/``trades`` (weight · ΔB/B) or ``dynamic``
-    (weight · ELA's default D) training attack, summed over the batch x (N, C, T, V, M)."""
+    (weight · D, `distance` or else `default_distance`) training attack, summed over the
+    batch x (N, C, T, V, M)."""
     if method == "dynamic":
-        distance = ELA(model).distance
+        distance = distance or default_distance(model)
         ref = distance.reference(x, lengths)
         return lambda x_adv: weight * distance(x_adv, ref).sum()
     mask = valid_mask(x, lengths)
@@ -224,11 +232,13 @@ def rotation_perturb(x: torch.Tensor, lengths: torch.Tensor | None,
 
 def training_attack(method: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                     lengths: torch.Tensor | None, eps: float, steps: int, bone_weight: float,
-                    angle: float = 10.0) -> torch.Tensor:
+                    angle: float = 10.0, distance: DynamicDistance | None = None
+                    ) -> torch.Tensor:
     """The attacked batch x' (N, C, T, V, M) that `method` (one of `METHODS`; module doc)
     trains on, for the batch x with labels y (N,) and valid lengths (N,) or None. Run it
     with the model in eval mode. eps: l∞ budget of pgd/trades, RMS budget of dynamic, in
-    metres; angle: rotation's budget in degrees; bone_weight: the penalty's weight."""
+    metres; angle: rotation's budget in degrees; bone_weight: the penalty's weight;
+    distance: dynamic's D, made once by the caller (default: `default_distance`)."""
     if method not in METHODS:
         raise ElaError(f"adversarial training must be one of {METHODS}, got {method!r}")
     if method == "trades":
@@ -242,7 +252,7 @@ def training_attack(method: str, model: nn.Module, x: torch.Tensor, y: torch.Ten
             return F.cross_entropy(model(x_adv), y, reduction="sum")
     if method == "rotation":
         return rotation_perturb(x, lengths, inner, model.layout, angle, steps)
-    cost = penalty(method, model, x, lengths, bone_weight)
+    cost = penalty(method, model, x, lengths, bone_weight, distance)
     attack = dynamic_perturb if method == "dynamic" else perturb
     return attack(x, lengths, lambda x_adv: inner(x_adv) - cost(x_adv), eps, steps)
 
@@ -255,6 +265,7 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
     attack of `training_attack` (eps, steps, bone_weight, angle as there); beta: TRADES' β."""
     if method not in METHODS:
         raise ElaError(f"adversarial training must be one of {METHODS}, got {method!r}")
+    distances: dict[int, DynamicDistance] = {}  # dynamic's D, one per model, made once
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                   lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -262,7 +273,10 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
             raise ElaError("adversarial training needs a skeleton model whose input is one "
                            "(N, C, T, V, M) tensor; multimodal models are not supported")
         model.eval()
-        x_adv = training_attack(method, model, x, y, lengths, eps, steps, bone_weight, angle)
+        if method == "dynamic" and id(model) not in distances:
+            distances[id(model)] = default_distance(model)
+        x_adv = training_attack(method, model, x, y, lengths, eps, steps, bone_weight, angle,
+                                distances.get(id(model)))
         model.train()
         if method != "trades":
             logits = model(x_adv)

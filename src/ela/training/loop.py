@@ -74,9 +74,10 @@ class TrainConfig:
     N / (C · n_c) of the training set (for skewed classes scored by UAR).
     adversarial: None, or "pgd" / "trades" to train on attacked batches under an l∞ budget
     of adv_eps metres with adv_steps steps and the bone-length penalty adv_bone_weight
-    (`ela.training.adversarial`); "dynamic" as "pgd" with ELA's dynamic distance as the
-    penalty; trades_beta weighs TRADES' robustness term; "rotation"
-    attacks by turning bones smoothly over the clip, at most adv_angle degrees.
+    (`ela.training.adversarial`); "dynamic": gradient steps from the clean batch on the
+    loss less adv_bone_weight × ELA's dynamic distance, adv_eps metres RMS; trades_beta
+    weighs TRADES' robustness term; "rotation" attacks by turning bones smoothly over the
+    clip, at most adv_angle degrees.
     """
 
     epochs: int = 60
