@@ -238,8 +238,14 @@ def test_the_turn_peak_prices_one_bone_turned_far_above_the_same_total_spread_th
     assert dist.terms(x, ref)["t"].item() == pytest.approx(0.0, abs=1e-4)
     assert dist(one, ref).item() == pytest.approx(
         DynamicDistance(CHAIN)(one, ref).item() + 2.0 * t_one["t"].item(), rel=1e-5)
+    sharp = DynamicDistance(CHAIN, turn_peak_weight=2.0, turn_peak_sharpness=500.0)
+    t_sharp = sharp.terms(one, ref)
+    assert t_one["t"].item() < t_sharp["t"].item() < phi  # nearer the largest turn
+    assert t_sharp["j"].item() == pytest.approx(t_one["j"].item(), rel=1e-6)  # j keeps its k
     with pytest.raises(ElaError, match="turn_peak_weight"):
         DynamicDistance(CHAIN, turn_peak_weight=-1.0)
+    with pytest.raises(ElaError, match="turn_peak_sharpness"):
+        DynamicDistance(CHAIN, turn_peak_sharpness=0.0)
 
 
 def test_reference_select_keeps_rows():

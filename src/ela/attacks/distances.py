@@ -151,6 +151,7 @@ def relative_changes(
     empty: float = 0.0,
     velocity: bool = False,
     sharpness: float = 50.0,
+    turn_sharpness: float = 50.0,
 ) -> dict[str, torch.Tensor]:
     """Per-sample changes {"b", "a", "s", "r", "p", "j", "q", "c", "t"} (N,); b, a, s each
     relu(change − ε).
@@ -176,8 +177,9 @@ def relative_changes(
     three valid frames) relative to the mean bone length: the quantity SMART's perceptual
     loss weighs, and what makes a change read as a jerk rather than a different motion.
 
-    t = the soft maximum (as j) of r's turns over the bones and frames r counts, radians:
-    the largest turn of a bone, which r's mean lets one short bone make in a few frames.
+    t = the soft maximum (as j, with k = `turn_sharpness` per radian) of r's turns over the
+    bones and frames r counts, radians: the largest turn of a bone, which r's mean lets one
+    short bone make in a few frames.
     """
     v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
     if velocity:
@@ -208,7 +210,7 @@ def relative_changes(
             rel = torch.relu(rel - tol)
         out[key] = masked_mean(rel, mask, empty)
     out["j"] = soft_maximum(u, joints, sharpness, empty)
-    out["t"] = soft_maximum(feats["r"][0], ref.bone_mask, sharpness, empty)
+    out["t"] = soft_maximum(feats["r"][0], ref.bone_mask, turn_sharpness, empty)
     return out
 
 
@@ -237,7 +239,7 @@ class DynamicDistance:
             (0: the paper's).
         accel_weight: w_c, weight of c, the relative acceleration change (0: the paper's).
         turn_peak_weight: w_t, weight of t, the soft maximum of the bone turns (radians;
-            sharpness peak_sharpness; 0: the paper's).
+            0: the paper's); turn_peak_sharpness is its k (per radian).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
         eps: added to the bone and angle denominators as a second guard.
@@ -261,6 +263,7 @@ class DynamicDistance:
         spread_weight: float = 0.0,
         accel_weight: float = 0.0,
         turn_peak_weight: float = 0.0,
+        turn_peak_sharpness: float = 50.0,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
@@ -279,15 +282,17 @@ class DynamicDistance:
                            f"{turn_weight}, {shift_weight}")
         self.turn_weight, self.shift_weight = float(turn_weight), float(shift_weight)
         if (min(peak_weight, spread_weight, accel_weight, turn_peak_weight) < 0
-                or peak_sharpness <= 0):
+                or min(peak_sharpness, turn_peak_sharpness) <= 0):
             raise ElaError("DynamicDistance: peak_weight, spread_weight, accel_weight and "
-                           "turn_peak_weight must be ≥ 0 and peak_sharpness > 0, got "
+                           "turn_peak_weight must be ≥ 0, peak_sharpness and "
+                           "turn_peak_sharpness > 0, got "
                            f"{peak_weight}, {spread_weight}, {accel_weight}, "
-                           f"{turn_peak_weight}, {peak_sharpness}")
+                           f"{turn_peak_weight}, {peak_sharpness}, {turn_peak_sharpness}")
         self.peak_weight, self.spread_weight = float(peak_weight), float(spread_weight)
         self.accel_weight = float(accel_weight)
         self.turn_peak_weight = float(turn_peak_weight)
         self.peak_sharpness = float(peak_sharpness)
+        self.turn_peak_sharpness = float(turn_peak_sharpness)
 
     def reference(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> DynamicReference:
         """Clean features of x (N, C, T, V, M), computed once per attack."""
@@ -297,7 +302,8 @@ class DynamicDistance:
         """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q", "c", "t"}, each
         (N,)."""
         return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
-                                velocity=self.velocity, sharpness=self.peak_sharpness)
+                                velocity=self.velocity, sharpness=self.peak_sharpness,
+                                turn_sharpness=self.turn_peak_sharpness)
 
     def __call__(self, x_adv: torch.Tensor, ref: DynamicReference) -> torch.Tensor:
         """(N,) weighted sum of the terms."""

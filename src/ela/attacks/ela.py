@@ -112,9 +112,10 @@ class ELA(Attack):
         accel_weight: weight of c, the change of each joint's acceleration relative to the
             mean bone length (`DynamicDistance`; 0 by default: see docs/attacks.md for its
             trade-off on training samples).
-        turn_peak_weight: weight of t, the soft maximum (sharpness `peak_sharpness`) of the
-            bone turns r averages (`DynamicDistance`; 0 by default: see docs/attacks.md for
-            its trade-off on training samples): r's mean lets one short bone turn far.
+        turn_peak_weight, turn_peak_sharpness: weight and sharpness k (per radian) of t, the
+            soft maximum of the bone turns r averages (`DynamicDistance`; weight 0 by
+            default: see docs/attacks.md for its trade-off on training samples): r's mean
+            lets one short bone turn far.
         emotion_weight: weight of e.
         emotion_mode: how e measures the change of E (`EmotionDistance`): "kl" between the
             emotion posteriors (default: it keeps exactly what the emotion consistency
@@ -166,6 +167,7 @@ class ELA(Attack):
         spread_weight: float = 100.0,
         accel_weight: float = 0.0,
         turn_peak_weight: float = 0.0,
+        turn_peak_sharpness: float = 50.0,
         emotion_weight: float = 1.0,
         emotion_mode: EmotionMode = "kl",
         patience: int = 20,
@@ -197,7 +199,8 @@ class ELA(Attack):
                                         peak_weight=peak_weight, peak_sharpness=peak_sharpness,
                                         spread_weight=spread_weight,
                                         accel_weight=accel_weight,
-                                        turn_peak_weight=turn_peak_weight)
+                                        turn_peak_weight=turn_peak_weight,
+                                        turn_peak_sharpness=turn_peak_sharpness)
         self.rigid = bool(rigid)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
