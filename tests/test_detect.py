@@ -233,13 +233,17 @@ def test_score_detector_reproduces_the_pooled_scores_of_detect(report, monkeypat
     folders = [spec_.partition("=")[2] for spec_ in test]
     monkeypatch.setattr("sys.argv", ["score_detector.py", str(tmp / "out" / "detectors" /
                                                                "pooled"), *folders,
-                                     "--bootstrap", "200"])
+                                     "--bootstrap", "200", "--out", str(tmp / "scores.json")])
     script.main()
     rows = capsys.readouterr().out.splitlines()[2:]
-    for row, name in zip(rows, ("loud", "quiet"), strict=True):
+    written = json.loads((tmp / "scores.json").read_text())["pooled"]
+    for row, name, folder in zip(rows, ("loud", "quiet"), folders, strict=True):
         cells = row.strip("| ").split(" | ")
         pooled = r["pooled"][name]
         assert int(cells[1]) == pooled["n_test"]
         assert float(cells[2].split()[0]) == pytest.approx(pooled["auc"], abs=5e-4)
-        assert float(cells[3].rstrip(" %")) == pytest.approx(
+        assert float(cells[3].split()[0]) == pytest.approx(
             100 * pooled["caught_at_threshold"], abs=0.05)
+        mine = written[Path(folder).name]
+        assert mine["caught_at_threshold"] == pytest.approx(pooled["caught_at_threshold"])
+        assert mine["caught_low"] <= mine["caught_at_threshold"] <= mine["caught_high"]

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import binomtest
 from torch.utils.data import TensorDataset
 
 from ela.errors import ElaError
@@ -314,15 +315,21 @@ def score(model: torch.nn.Module, threshold: float, test: Pairs,
           settings: DetectorSettings) -> dict[str, Any]:
     """AUC with its bootstrap interval, the detection rate at the set false alarms of the
     test's clean sequences, and at the detector's own threshold (``caught_at_threshold``,
-    with the test's ``false_alarms_at_threshold``): what a guard set before the test flags."""
+    with its 95 % Wilson interval ``caught_low`` / ``caught_high`` and the test's
+    ``false_alarms_at_threshold``): what a guard set before the test flags."""
     s = attacked_scores(model, test.x)
     low, high = bootstrap_interval(lambda rows: roc_auc(s[rows], test.attacked[rows]),
                                    test.pair, settings.bootstrap, seed=settings.seed)
+    caught = s[test.attacked] > threshold
+    interval = (binomtest(int(caught.sum()), caught.size).proportion_ci(method="wilson")
+                if caught.size else None)
     return {"auc": roc_auc(s, test.attacked), "auc_low": low, "auc_high": high,
             rate_key(settings.false_alarms):
                 true_positive_rate_at(s, test.attacked, settings.false_alarms),
             "threshold": threshold,
-            "caught_at_threshold": float((s[test.attacked] > threshold).mean()),
+            "caught_at_threshold": float(caught.mean()) if caught.size else math.nan,
+            "caught_low": interval.low if interval else None,
+            "caught_high": interval.high if interval else None,
             "false_alarms_at_threshold": float((s[~test.attacked] > threshold).mean()),
             "n_test": test.num_attacked}
 
