@@ -1,6 +1,6 @@
 """The rule that picks ELA's next defaults from `tune_ela.py --out` files of TRAINING samples.
 
-Issue 20 asks ELA, at its defaults, to be no larger than the better of C&W and SMART on every
+The bar ELA is held to: at its defaults, no larger than the better of C&W and SMART on every
 column of the distance table. This script applies that test to each ELA setting of one file
 per model (each file also holding a ``cw`` and a ``smart`` row, made on the same samples) and
 chooses, by a rule fixed before the files were made:

@@ -158,6 +158,17 @@ def test_defence_tables_are_what_the_cards_give():
         assert part.strip() in page, "docs/robustness.md lost a defence table; paste it again"
 
 
+def test_next_defaults_choice_is_what_the_rule_gives():
+    """docs/results.md shows the rule of scripts/choose_defaults.py as it reads the committed
+    tuning files of the six models."""
+    files = sorted(str(p) for p in (DOCS / "results" / "tuning").glob("*_train_defaults.json"))
+    committed = (DOCS / "results" / "tuning" / "defaults_choice.md").read_text(encoding="utf-8")
+    rule = script("choose_defaults")
+    assert len(files) == 6
+    assert rule.markdown(rule.read_tables(files)) == committed
+    assert committed.strip() in (DOCS / "results.md").read_text(encoding="utf-8")
+
+
 def test_results_check_fails_when_a_summary_number_changes(tmp_path: Path):
     results = copy_results(tmp_path)
     path = results / "demo" / "attack_ela" / "summary.json"
