@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -13,6 +15,15 @@ SHARED_DATA = Path(
 )
 
 torch.set_num_threads(1)  # small tensors: threads cost more than they save
+
+
+def script(name: str) -> ModuleType:
+    """The module of scripts/<name>.py, imported from its file (scripts/ is no package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared(name: str) -> Path:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import script
 
 
 @pytest.fixture()
 def rule():
-    spec = importlib.util.spec_from_file_location(
-        "choose_defaults", ROOT / "scripts" / "choose_defaults.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("choose_defaults")
 
 
 def row(rule, setting: str, value: float, **over) -> dict:

@@ -4,7 +4,6 @@ quiet one it cannot), and the detection metrics against their definitions."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import script
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
@@ -207,10 +207,7 @@ def test_the_jerk_score_finds_noise_and_knows_a_cubic(report):
     """scripts/jerk_auc.py: a fixed score (no training) that finds the loud noise and not
     the quiet one; the mean squared jerk of x = t³ per coordinate is 6² for each of x, y, z,
     counted only over each sequence's frames."""
-    path = Path(__file__).parents[1] / "scripts" / "jerk_auc.py"
-    spec = importlib.util.spec_from_file_location("jerk_auc", path)
-    jerk = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(jerk)
+    jerk = script("jerk_auc")
     t = np.arange(10, dtype=float)
     x = np.zeros((1, 3, 12, 2, 1))
     x[0, :, :10] = t[None, :, None, None] ** 3
@@ -225,16 +222,13 @@ def test_the_jerk_score_finds_noise_and_knows_a_cubic(report):
 def test_score_detector_reproduces_the_pooled_scores_of_detect(report, monkeypatch, capsys):
     """scripts/score_detector.py scores a trained detector on any attack folder: on the
     test folders of `ela detect` it prints what detect.json holds for the pooled detector."""
-    path = Path(__file__).parents[1] / "scripts" / "score_detector.py"
-    spec = importlib.util.spec_from_file_location("score_detector", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    scorer = script("score_detector")
     tmp, r, _, test = report
     folders = [spec_.partition("=")[2] for spec_ in test]
     monkeypatch.setattr("sys.argv", ["score_detector.py", str(tmp / "out" / "detectors" /
                                                                "pooled"), *folders,
                                      "--bootstrap", "200", "--out", str(tmp / "scores.json")])
-    script.main()
+    scorer.main()
     rows = capsys.readouterr().out.splitlines()[2:]
     written = json.loads((tmp / "scores.json").read_text())["pooled"]
     for row, name, folder in zip(rows, ("loud", "quiet"), folders, strict=True):

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import script
 
 
 @pytest.fixture()
 def rule():
-    spec = importlib.util.spec_from_file_location(
-        "select_defence", ROOT / "scripts" / "select_defence.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("select_defence")
 
 
 def make_run(path: Path, val: float, eps: float | None) -> None:
@@ -110,10 +105,7 @@ def test_fold_splits_keep_subjects_whole_and_the_test_part_out(shared_data, tmp_
     from ela.data.prepare import read_dataset
     from ela.data.splits import group_ids, protocol_split, save_split
 
-    spec = importlib.util.spec_from_file_location("fold_splits",
-                                                  ROOT / "scripts" / "fold_splits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script("fold_splits")
     data_dir = shared_data("msr_action3d")
     data = read_dataset(data_dir, "msr")
     split = protocol_split(data, "msr-cross-subject", val_fraction=0.1)

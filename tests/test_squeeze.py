@@ -6,7 +6,6 @@ sets its threshold on validation folders, on attack folders whose changes are kn
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import script
 from ela.attacks.guard import Guarded
 from ela.cli import main
 from ela.data.demo import demo_dataset
@@ -294,10 +294,7 @@ def test_cli_squeeze_prints_both_tables_and_needs_calibration(probe_run, tmp_pat
 
 def test_boundary_margin_reads_the_gap_between_the_two_top_logits(probe_run, tmp_path,
                                                                   monkeypatch, capsys):
-    path = Path(__file__).parents[1] / "scripts" / "boundary_margin.py"
-    spec = importlib.util.spec_from_file_location("boundary_margin", path)
-    margin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(margin)
+    margin = script("boundary_margin")
     model, x = load(probe_run), smooth_clean(4, 0)
     with torch.no_grad():
         logits = model(torch.from_numpy(x))  # two classes: the margin is |l1 - l0|
