@@ -46,9 +46,10 @@ def main() -> None:
     for name, folder in zip(names, args.folders, strict=True):
         r = scores[name] = score(model, threshold, pairs_of([load_attack(folder)]), settings)
         r["folder"] = folder
+        interval = ("" if r["caught_low"] is None else
+                    f" ({100 * r['caught_low']:.1f}–{100 * r['caught_high']:.1f})")
         print(f"| {folder} | {r['n_test']} | {r['auc']:.3f} ({r['auc_low']:.3f}–"
-              f"{r['auc_high']:.3f}) | {100 * r['caught_at_threshold']:.1f} % "
-              f"({100 * r['caught_low']:.1f}–{100 * r['caught_high']:.1f}) | "
+              f"{r['auc_high']:.3f}) | {100 * r['caught_at_threshold']:.1f} %{interval} | "
               f"{100 * r['false_alarms_at_threshold']:.1f} % | {100 * r[key]:.1f} % |")
     if args.out:
         atomic_write_json(args.out, {"detector": args.detector, "threshold": threshold,
