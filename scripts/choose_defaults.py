@@ -33,13 +33,23 @@ COLUMNS = (("bone_length_change", "ΔB/B"), ("bone_angle_change", "ΔA/A"),
            ("still_joint_speed_p99_mm", "still p99"), ("linf_median", "l∞"))
 L2_FACTOR = 1.2
 MIN_SUCCESS, MAX_EVALUATIONS, MIN_EMOTION = 0.99, 500, 0.97
+B = COLUMNS[0][0]
+"""The column of the tie-break ratio (ΔB/B)."""
+
+
+def bar(cw: dict, smart: dict, key: str) -> float | None:
+    """The better (smaller) of the two baselines' `key`; a row without it (None: no
+    successful sample to measure) leaves the other, and with neither there is no bar."""
+    values = [b[key] for b in (cw, smart) if b[key] is not None]
+    return min(values) if values else None
 
 
 def losses(ela: dict, cw: dict, smart: dict) -> list[str]:
-    """The columns on which the ELA row `ela` is above the better of the two baselines."""
+    """The columns on which the ELA row `ela` is above the better of the two baselines
+    (`bar`); a column ELA itself lacks is not compared."""
     lost = [name for key, name in COLUMNS
-            if ela[key] is not None and ela[key] > min(cw[key], smart[key])]
-    if ela["l2"] > L2_FACTOR * cw["l2"]:
+            if None not in (ela[key], b := bar(cw, smart, key)) and ela[key] > b]
+    if None not in (ela["l2"], cw["l2"]) and ela["l2"] > L2_FACTOR * cw["l2"]:
         lost.append("l2")
     return lost
 
@@ -74,10 +84,9 @@ def score(tables: dict[str, dict[str, dict]]) -> list[dict]:
         if any(s not in rows for rows in tables.values()):
             raise SystemExit(f"choose_defaults: setting {s} is not in every file")
         lost = {name: losses(rows[s], rows["cw"], rows["smart"]) for name, rows in tables.items()}
-        ratio = math.exp(sum(
-            math.log(rows[s]["bone_length_change"]
-                     / min(rows["cw"]["bone_length_change"], rows["smart"]["bone_length_change"]))
-            for rows in tables.values()) / len(tables))
+        logs = [math.log(rows[s][B] / b) for rows in tables.values()
+                if None not in (rows[s][B], b := bar(rows["cw"], rows["smart"], B))]
+        ratio = math.exp(sum(logs) / len(logs)) if logs else math.inf
         scored.append({"setting": s, "lost": lost, "total": sum(map(len, lost.values())),
                        "ratio": ratio,
                        "guards": all(guards_hold(rows[s]) for rows in tables.values())})

@@ -292,6 +292,20 @@ def test_ela_early_stop_shrinks_the_active_batch(setup):
     assert int(r.evaluations.sum()) < len(x) * (budget + 2)
 
 
+def test_a_growing_penalty_gets_a_heavy_distance_to_the_boundary_within_the_budget(setup):
+    """λ grows by γ·C per outer iteration whatever D's scale: a heavy D holds samples on the
+    clean side for a short budget, a γ that grows until the first success does not."""
+    model, x, y, lengths = setup
+    heavy = dict(spread_weight=1e3, steps=100, inner_steps=10, patience=5)
+    fixed = ELA(model, **heavy)(x, y, lengths=lengths)
+    grown = ELA(model, gamma_growth=1.5, **heavy)(x, y, lengths=lengths)
+    assert fixed.success.float().mean() <= 0.5 and bool(grown.success.all())
+    held = ~fixed.success
+    assert bool((grown.info["lambda"][held] > fixed.info["lambda"][held]).all())
+    with pytest.raises(AttackError, match="gamma_growth"):
+        ELA(model, gamma_growth=0.5)
+
+
 def test_ela_with_emotion_model_on_another_layout(setup):
     model, x, y, lengths = setup
     torch.manual_seed(1)

@@ -38,6 +38,14 @@ def test_a_cell_is_lost_above_the_better_baseline_and_l2_above_its_factor(rule):
     assert rule.losses(row(rule, "ela", 1.0), cw, smart) == []
 
 
+def test_a_column_a_baseline_could_not_measure_leaves_the_other_as_the_bar(rule):
+    cw = row(rule, "cw", 2.0, l2=None)  # e.g. no successful sample
+    smart = row(rule, "smart", None, bone_length_change=1.0)
+    ela = row(rule, "ela", 1.5, l2=9.0)
+    assert rule.losses(ela, cw, smart) == ["ΔB/B"]  # C&W the bar elsewhere; l2 unpriced
+    assert rule.losses(ela, row(rule, "cw", None), smart) == ["ΔB/B"]
+
+
 def test_the_rule_counts_cells_over_files_keeps_the_guards_and_breaks_ties_by_bone_change(
         rule, tmp_path):
     base = [row(rule, "cw", 2.0), row(rule, "smart", 2.0)]

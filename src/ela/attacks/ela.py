@@ -14,7 +14,8 @@ speed term measures the change of each joint's velocity vector (`velocity=True`)
 `turn_weight=0 shift_weight=0 velocity=False` is the paper's D.
 
 L(x', λ) = D(x, x') + λ·C(x') + (γ/2)·C(x')², one λ per sample (λ₀ = 0). Each outer iteration
-takes `inner_steps` Adam steps on x' minimising L, then λ ← λ + γ·C(x'). Per sample the
+takes `inner_steps` Adam steps on x' minimising L, then λ ← λ + γ·C(x') (and, with
+`gamma_growth` G > 1, γ ← G·γ for a sample that has not yet succeeded). Per sample the
 successful x' (judged by the model's actual prediction) with the lowest D is kept.
 
 Batched and early-stopping: a sample is finished once it has been successful and its best D
@@ -79,6 +80,13 @@ class ELA(Attack):
         emotion_model: emotion recognizer whose penultimate features give the emotion term e;
             None (or `emotion_weight=0`) switches the emotion loss off.
         gamma: augmented-Lagrangian penalty γ (the paper tries 0.1, 1, 10).
+        gamma_growth: factor applied to a sample's γ after every outer iteration until its
+            first success (1: a fixed γ, the default). The classic augmented-Lagrangian
+            remedy for a constraint that stays violated: λ grows by γ·C per outer
+            iteration whatever D's scale, so a heavier D (a large `spread_weight`) can hold
+            a hard sample at the boundary until the step budget ends; a growing γ reaches
+            the constraint's scale there, while a sample that succeeds early keeps a γ near
+            the one set.
         conf: logit margin of the constraint C.
         lr: Adam step size on x' (metres).
         lr_decay: factor applied to a sample's step size after every outer iteration once
@@ -151,6 +159,7 @@ class ELA(Attack):
         layout: str | Layout | None = None,
         emotion_model: nn.Module | None = None,
         gamma: float = 0.1,
+        gamma_growth: float = 1.0,
         conf: float = 0.5,
         lr: float = 2e-3,
         lr_decay: float = 0.93,
@@ -187,7 +196,10 @@ class ELA(Attack):
                               f"patience={patience}")
         if gamma <= 0 or lr <= 0 or conf < 0 or not 0 < lr_decay <= 1:
             raise AttackError("ELA: gamma and lr must be > 0, conf ≥ 0, 0 < lr_decay ≤ 1")
+        if gamma_growth < 1:
+            raise AttackError(f"ELA: gamma_growth must be ≥ 1 (γ only grows), got {gamma_growth}")
         self.gamma, self.conf, self.lr = float(gamma), float(conf), float(lr)
+        self.gamma_growth = float(gamma_growth)
         self.lr_decay = float(lr_decay)
         self.beta2 = float(beta2)
         self.steps, self.inner_steps = int(steps), int(inner_steps)
@@ -234,6 +246,7 @@ class ELA(Attack):
         s = ActiveBatch(
             todo, x=x, adv=x, movable=ctx.movable[todo], delta=torch.zeros_like(x),
             m=torch.zeros_like(x), v=torch.zeros_like(x), lam=torch.zeros(n, device=x.device),
+            gamma=torch.full((n,), self.gamma, device=x.device),
             best=full_inf.clone(), mark=full_inf.clone(),
             stall=torch.zeros(n, dtype=torch.long, device=x.device),
             since=torch.zeros(n, dtype=torch.long, device=x.device),
@@ -255,9 +268,11 @@ class ELA(Attack):
                 c = self.margin(ctx, logits, s.idx, self.conf)
                 boundary = it > 0 and it % self.inner_steps == 0
                 if boundary:  # dual step at x'(i+1), the point just reached
-                    s["lam"] = s["lam"] + self.gamma * c.detach()
+                    s["lam"] = s["lam"] + s["gamma"] * c.detach()
+                    s["gamma"] = torch.where(s["ok"], s["gamma"],
+                                             s["gamma"] * self.gamma_growth)
                 dist = self._distance(x_adv, s)
-                loss = dist + s["lam"] * c + 0.5 * self.gamma * c * c
+                loss = dist + s["lam"] * c + 0.5 * s["gamma"] * c * c
             finite = torch.isfinite(loss.detach())
             self._record(ctx, s, x_adv.detach(), dist.detach(), logits, finite)
             if last:
