@@ -291,7 +291,8 @@ for step in $STEPS; do
       # Issue 22: MSR hcn defences. Candidates (equal training cost: 3 inner steps each):
       # PGD at l∞ 2, 4 and 6 cm, TRADES (β 1) at 2 cm, bone rotation at 10° and 20° (4 and
       # 6 cm added in the third round), `dynamic` (gradient steps on CE - D, ELA's
-      # distance; RMS 1 and 2 cm, w 1; the fifth round; docs/robustness.md#defences). Each
+      # distance; RMS 1 and 2 cm, w 1, the fifth round; 4 and 6 cm, the sixth;
+      # docs/robustness.md#defences). Each
       # and the plain msr_hcn are judged on 96 TRAINING-part samples (ELA defaults; PGD
       # 2 cm), the rule of scripts/select_defence.py picks one; only then is the test part
       # attacked: plain and chosen, ELA / C&W / PGD, PGD and APGD budget curves, transfer
@@ -308,20 +309,21 @@ for step in $STEPS; do
       bg train $R/hcn_trades_b1_e2 $M --adversarial trades --trades-beta 1 --adv-eps 0.02
       bg train $R/hcn_rot10 $M --adversarial rotation --adv-angle 10
       bg train $R/hcn_rot20 $M --adversarial rotation --adv-angle 20
-      for e in 1 2; do
+      for e in 1 2 4 6; do
         bg train $R/hcn_dyn_e$e $M --adversarial dynamic --adv-eps 0.0$e --adv-bone-weight 1
       done
       wait
       D="--data $DATA/msr_action3d --format msr --batch-size 32"
       J="$D --part train --samples ${JUDGE_SAMPLES:-96}"
       choose hcn "$A" plain hcn_pgd_e2 hcn_pgd_e4 hcn_pgd_e6 hcn_trades_b1_e2 hcn_rot10 \
-        hcn_rot20 hcn_dyn_e1 hcn_dyn_e2
+        hcn_rot20 hcn_dyn_e1 hcn_dyn_e2 hcn_dyn_e4 hcn_dyn_e6
       chosen=$CHOICE
       # what the PGD and dynamic inner attacks make of the plain model's training part
       $PY scripts/training_attacks.py "$A" --data $DATA/msr_action3d --format msr \
         pgd:eps=0.02,bone_weight=10 pgd:eps=0.06,bone_weight=10 \
         dynamic:eps=0.01,bone_weight=0 dynamic:eps=0.01,bone_weight=1 \
-        dynamic:eps=0.02,bone_weight=1 > "$OUT/$R/training_attacks.md"
+        dynamic:eps=0.02,bone_weight=1 dynamic:eps=0.04,bone_weight=1 \
+        dynamic:eps=0.06,bone_weight=1 > "$OUT/$R/training_attacks.md"
       # sgn: PGD at 2 cm (hcn's choice), 4 and 6 cm, judged and chosen by the same rule
       # against the plain msr_sgn
       G="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --model sgn"

@@ -64,15 +64,16 @@ METHODS = ("pgd", "trades", "dynamic", "rotation")
 ROTATION_COMPONENTS = 3
 
 RECOMMENDED: dict[str, dict[str, Any]] = {
-    "hcn": {"adversarial": "pgd", "adv_eps": 0.02, "adv_steps": 3, "adv_bone_weight": 10.0},
+    "hcn": {"adversarial": "dynamic", "adv_eps": 0.04, "adv_steps": 3, "adv_bone_weight": 1.0},
     "sgn": {"adversarial": "pgd", "adv_eps": 0.06, "adv_steps": 3, "adv_bone_weight": 10.0},
 }
 """Per model, the defence `ela train --adversarial recommended` trains: the one
 `scripts/select_defence.py` chose by its rule, fixed before training, on 96 MSR training-part
-samples (docs/robustness.md#defences): for hcn among PGD at 2, 4 and 6 cm, TRADES at 2 cm and
-rotation at 10° and 20° (docs/results/defence_msr/select.json), for sgn among PGD at 2, 4
-and 6 cm (select_sgn.json); 3 inner steps each. TrainConfig fields; flags given beside it
-win. Other models get hcn's (`recommended`)."""
+samples (docs/robustness.md#defences): for hcn among PGD at 2, 4 and 6 cm, TRADES at 2 cm,
+rotation at 10° and 20° and the `dynamic` training at RMS 1, 2, 4 and 6 cm
+(docs/results/defence_msr/select.json: dynamic at 4 cm), for sgn among PGD at 2, 4 and 6 cm
+(select_sgn.json); 3 inner steps each. TrainConfig fields; flags given beside it win. Other
+models get hcn's (`recommended`)."""
 
 
 def recommended(model: str) -> dict[str, Any]:
