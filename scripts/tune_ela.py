@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import re
 import time
 
 import numpy as np
@@ -31,10 +32,11 @@ from ela.training.run import run_inputs
 
 
 def parse_setting(text: str) -> tuple[str, dict]:
-    """``"ela:lr=3e-3,steps=1000"`` → ("ela", {"lr": 0.003, "steps": 1000})."""
+    """``"ela:lr=3e-3,steps=1000"`` → ("ela", {"lr": 0.003, "steps": 1000}); a value in
+    brackets keeps its commas (``weights=(1,1,10)``)."""
     method, _, rest = text.partition(":")
     opts = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, re.split(r",(?![^([]*[)\]])", rest)):
         key, _, value = item.partition("=")
         try:
             opts[key] = ast.literal_eval(value)

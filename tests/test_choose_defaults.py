@@ -1,4 +1,5 @@
-"""scripts/choose_defaults.py: the rule that picks ELA's next defaults on training samples."""
+"""scripts/choose_defaults.py: the rule that picks ELA's next defaults on training samples; the
+setting syntax of scripts/tune_ela.py, whose files it reads."""
 
 from __future__ import annotations
 
@@ -73,3 +74,10 @@ def test_a_file_without_its_baselines_is_refused(rule, tmp_path):
                                                             row(rule, "cw", 1.0)])
     with pytest.raises(SystemExit, match="smart"):
         rule.read_tables([path])
+
+
+def test_tune_ela_settings_keep_the_commas_of_a_bracketed_value():
+    tune = script("tune_ela")
+    assert tune.parse_setting("ela:weights=(1,1,10),spread_weight=1000,mode=kl") == (
+        "ela", {"weights": (1, 1, 10), "spread_weight": 1000, "mode": "kl"})
+    assert tune.parse_setting("cw") == ("cw", {})
