@@ -297,9 +297,9 @@ for step in $STEPS; do
       # 2 cm), the rule of scripts/select_defence.py picks one; only then is the test part
       # attacked: plain and chosen, ELA / C&W / PGD, PGD and APGD budget curves, transfer
       # from the plain model, and the plain model guarded by detect-msr's pooled detector
-      # under adaptive attacks. sgn: the README's msr_sgn against PGD at 2 (hcn's choice), 4 and 6 cm,
-      # chosen by the same rule on sgn's training part (select_sgn.json), attacked the
-      # same way.
+      # under adaptive attacks. sgn: the README's msr_sgn against PGD at 2 (hcn's choice
+      # until the sixth round), 4 and 6 cm, chosen by the same rule on sgn's training part
+      # (select_sgn.json), attacked the same way.
       R=defence_msr; A="$OUT/msr_hcn"; S="$OUT/msr_sgn"
       EPS="0.005 0.01 0.02 0.04 0.08 0.16 0.32"
       [ -f "$S/metrics.json" ] || { echo "defence-msr needs the msr step's $S" >&2; exit 2; }
@@ -324,7 +324,7 @@ for step in $STEPS; do
         dynamic:eps=0.01,bone_weight=0 dynamic:eps=0.01,bone_weight=1 \
         dynamic:eps=0.02,bone_weight=1 dynamic:eps=0.04,bone_weight=1 \
         dynamic:eps=0.06,bone_weight=1 > "$OUT/$R/training_attacks.md"
-      # sgn: PGD at 2 cm (hcn's choice), 4 and 6 cm, judged and chosen by the same rule
+      # sgn: PGD at 2 cm (hcn's earlier choice), 4 and 6 cm, judged and chosen by the same rule
       # against the plain msr_sgn
       G="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --model sgn"
       G="$G --frames 20 --epochs 80 --adv-steps 3"
