@@ -248,6 +248,28 @@ def test_the_turn_peak_prices_one_bone_turned_far_above_the_same_total_spread_th
         DynamicDistance(CHAIN, turn_peak_sharpness=0.0)
 
 
+def test_the_still_term_prices_a_standing_joint_set_moving_apart_from_the_moving_ones():
+    """h is s over the clean-still joint-frames alone: a standing joint pushed 1 cm out for
+    one frame (10 mm/frame, in and back) costs 10 min_speed in each of its two changed
+    speed frames; s spreads that over every joint-frame, h over the still joint's only."""
+    x = torch.zeros(1, 3, 4, 3, 1)
+    x[0, :, :, :, 0] = torch.tensor([[0.0, 0, 0], [0, 1, 0], [1, 1, 0]]).T[:, None]
+    x[0, 1, :, :2, 0] += 0.1 * torch.arange(4.0)[:, None]  # joints 0 and 1 walk along y
+    pushed = x.clone()
+    pushed[0, 2, 2, 2, 0] += 0.01  # joint 2 stands; pushed 1 cm along z in frame 2
+    dist = DynamicDistance(CHAIN, velocity=True, still_weight=2.0)
+    ref = dist.reference(x)
+    terms = dist.terms(pushed, ref)
+    assert terms["s"].item() == pytest.approx(20 / 9, rel=1e-4)  # 3 joints × 3 speed frames
+    assert terms["h"].item() == pytest.approx(20 / 3, rel=1e-4)  # the still joint's 3
+    assert dist.terms(x, ref)["h"].item() == pytest.approx(0.0, abs=1e-6)
+    assert dist(pushed, ref).item() == pytest.approx(
+        DynamicDistance(CHAIN, velocity=True)(pushed, ref).item() + 2.0 * terms["h"].item(),
+        rel=1e-5)
+    with pytest.raises(ElaError, match="still_weight"):
+        DynamicDistance(CHAIN, still_weight=-1.0)
+
+
 def test_reference_select_keeps_rows():
     x, _, lengths = _chain_pair()
     both = torch.cat([x, 2 * x])

@@ -153,8 +153,8 @@ def relative_changes(
     sharpness: float = 50.0,
     turn_sharpness: float = 50.0,
 ) -> dict[str, torch.Tensor]:
-    """Per-sample changes {"b", "a", "s", "r", "p", "j", "q", "c", "t"} (N,); b, a, s each
-    relu(change − ε).
+    """Per-sample changes {"b", "a", "s", "r", "p", "j", "q", "c", "t", "h"} (N,); b, a, s
+    each relu(change − ε).
 
     b = |B' − B| / (B + eps), a = |A' − A| / (A + eps), s = |S' − S| / max(S, min_speed);
     with `velocity`, s = ‖v' − v‖ / max(S, min_speed) instead, the change of the velocity
@@ -180,6 +180,11 @@ def relative_changes(
     t = the soft maximum (as j, with k = `turn_sharpness` per radian) of r's turns over the
     bones and frames r counts, radians: the largest turn of a bone, which r's mean lets one
     short bone make in a few frames.
+
+    h = s's change over the clean-still joint-frames alone (S < min_speed: the speed the
+    attack gave a joint that stood, in units of min_speed): s averages them with every
+    moving joint, so where few joints stand a term that spreads the change (q) can set them
+    moving at little cost in s.
     """
     v_adv = x_adv[:, :3, 1:] - x_adv[:, :3, :-1]
     if velocity:
@@ -200,11 +205,12 @@ def relative_changes(
     u = torch.sqrt((move * move).sum(1) + 1e-18) / ref.body[:, None, None, None]  # (N,T,V,M)
     joints = ref.frame_mask[:, :, None, :].expand_as(u)
     feats["q"] = (u * u, joints)
+    feats["h"] = (feats["s"][0], ref.speed_mask & (ref.speed < ref.speed_scale))
     jerk = (v_adv[:, :, 1:] - v_adv[:, :, :-1]) - ref.acceleration
     feats["c"] = (torch.sqrt((jerk * jerk).sum(1) + 1e-18) / ref.body[:, None, None, None],
                   ref.accel_mask)
     out = {}
-    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0, 0.0),
+    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0, 0.0, 0.0),
                                        strict=True):
         if tol:
             rel = torch.relu(rel - tol)
@@ -226,7 +232,8 @@ def soft_maximum(values: torch.Tensor, mask: torch.Tensor, sharpness: float,
 
 class DynamicDistance:
     """Differentiable dynamic distance w_b·b + w_a·a + w_s·s + w_r·r + w_p·p + w_j·j + w_q·q
-    + w_c·c + w_t·t per sample (fractions, not %; r in radians; terms as in `relative_changes`).
+    + w_c·c + w_t·t + w_h·h per sample (fractions, not %; r in radians; terms as in
+    `relative_changes`).
 
     Args:
         layout: skeleton layout of the data.
@@ -240,6 +247,8 @@ class DynamicDistance:
         accel_weight: w_c, weight of c, the relative acceleration change (0: the paper's).
         turn_peak_weight: w_t, weight of t, the soft maximum of the bone turns (radians;
             0: the paper's); turn_peak_sharpness is its k (per radian).
+        still_weight: w_h, weight of h, the speed given to clean-still joints (in units of
+            min_speed; 0: the paper's).
         tolerances: (ε_b, ε_a, ε_s); a relative change below ε costs nothing (relu(change − ε)).
         min_length, min_angle, min_speed: see the module docstring (m, rad, m/frame).
         eps: added to the bone and angle denominators as a second guard.
@@ -264,6 +273,7 @@ class DynamicDistance:
         accel_weight: float = 0.0,
         turn_peak_weight: float = 0.0,
         turn_peak_sharpness: float = 50.0,
+        still_weight: float = 0.0,
     ):
         if len(weights) != 3 or len(tolerances) != 3:
             raise ElaError("DynamicDistance: weights and tolerances need 3 values (b, a, s)")
@@ -281,16 +291,18 @@ class DynamicDistance:
             raise ElaError("DynamicDistance: turn_weight and shift_weight must be ≥ 0, got "
                            f"{turn_weight}, {shift_weight}")
         self.turn_weight, self.shift_weight = float(turn_weight), float(shift_weight)
-        if (min(peak_weight, spread_weight, accel_weight, turn_peak_weight) < 0
+        if (min(peak_weight, spread_weight, accel_weight, turn_peak_weight, still_weight) < 0
                 or min(peak_sharpness, turn_peak_sharpness) <= 0):
-            raise ElaError("DynamicDistance: peak_weight, spread_weight, accel_weight and "
-                           "turn_peak_weight must be ≥ 0, peak_sharpness and "
-                           "turn_peak_sharpness > 0, got "
+            raise ElaError("DynamicDistance: peak_weight, spread_weight, accel_weight, "
+                           "turn_peak_weight and still_weight must be ≥ 0, peak_sharpness "
+                           "and turn_peak_sharpness > 0, got "
                            f"{peak_weight}, {spread_weight}, {accel_weight}, "
-                           f"{turn_peak_weight}, {peak_sharpness}, {turn_peak_sharpness}")
+                           f"{turn_peak_weight}, {still_weight}, {peak_sharpness}, "
+                           f"{turn_peak_sharpness}")
         self.peak_weight, self.spread_weight = float(peak_weight), float(spread_weight)
         self.accel_weight = float(accel_weight)
         self.turn_peak_weight = float(turn_peak_weight)
+        self.still_weight = float(still_weight)
         self.peak_sharpness = float(peak_sharpness)
         self.turn_peak_sharpness = float(turn_peak_sharpness)
 
@@ -299,8 +311,8 @@ class DynamicDistance:
         return dynamic_reference(x, self.layout, lengths, *self.thresholds)
 
     def terms(self, x_adv: torch.Tensor, ref: DynamicReference) -> dict[str, torch.Tensor]:
-        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q", "c", "t"}, each
-        (N,)."""
+        """Unweighted per-sample terms {"b", "a", "s", "r", "p", "j", "q", "c", "t", "h"},
+        each (N,)."""
         return relative_changes(x_adv, ref, self.layout, self.tolerances, self.eps,
                                 velocity=self.velocity, sharpness=self.peak_sharpness,
                                 turn_sharpness=self.turn_peak_sharpness)
@@ -312,7 +324,7 @@ class DynamicDistance:
         return (wb * t["b"] + wa * t["a"] + ws * t["s"] + self.turn_weight * t["r"]
                 + self.shift_weight * t["p"] + self.peak_weight * t["j"]
                 + self.spread_weight * t["q"] + self.accel_weight * t["c"]
-                + self.turn_peak_weight * t["t"])
+                + self.turn_peak_weight * t["t"] + self.still_weight * t["h"])
 
 
 EmotionMode = Literal["relative", "kl", "feature"]

@@ -124,6 +124,10 @@ class ELA(Attack):
             soft maximum of the bone turns r averages (`DynamicDistance`; weight 0 by
             default: see docs/attacks.md for its trade-off on training samples): r's mean
             lets one short bone turn far.
+        still_weight: weight of h, the speed given to joints that stand still in x, in units
+            of `min_speed` and averaged over those joint-frames alone (`DynamicDistance`; 0
+            by default): s averages them with the moving joints, and where few joints stand
+            a heavy q can set them moving at little cost in s.
         emotion_weight: weight of e.
         emotion_mode: how e measures the change of E (`EmotionDistance`): "kl" between the
             emotion posteriors (default: it keeps exactly what the emotion consistency
@@ -177,6 +181,7 @@ class ELA(Attack):
         accel_weight: float = 0.0,
         turn_peak_weight: float = 0.0,
         turn_peak_sharpness: float = 50.0,
+        still_weight: float = 0.0,
         emotion_weight: float = 1.0,
         emotion_mode: EmotionMode = "kl",
         patience: int = 20,
@@ -212,7 +217,8 @@ class ELA(Attack):
                                         spread_weight=spread_weight,
                                         accel_weight=accel_weight,
                                         turn_peak_weight=turn_peak_weight,
-                                        turn_peak_sharpness=turn_peak_sharpness)
+                                        turn_peak_sharpness=turn_peak_sharpness,
+                                        still_weight=still_weight)
         self.rigid = bool(rigid)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
