@@ -235,6 +235,11 @@ for step in $STEPS; do
       # ELA holding every bone at its clean length (judged by squeezing and by the pooled
       # detector; no detector is trained on it)
       bg attack $R/test/ela_rigid $A --method ela --cfg rigid=true --samples ${SAMPLES:-32}
+      # ELA at the setting scripts/choose_defaults.py chose on training samples for its next
+      # defaults: how that choice reads on these test samples (a check, not a tuning)
+      bg attack $R/test/ela_next $A --method ela --samples ${SAMPLES:-32} --cfg \
+        spread_weight=1000 turn_peak_weight=0.03 turn_peak_sharpness=150 gamma_growth=1.1 \
+        still_weight=1
       # every sample of the validation part: their clean sequences set every detector's
       # threshold (PGD, the cheapest attack; its changes are not read)
       bg attack $R/val/pgd $A --method pgd --part val --samples 1000
@@ -264,6 +269,9 @@ for step in $STEPS; do
       # and what rigid ELA looks like beside the default and the baselines (equal success)
       $PY scripts/distance_table.py "ELA=$OUT/$R/test/ela" "ELA rigid=$OUT/$R/test/ela_rigid" \
         "C&W=$OUT/$R/test/cw" "SMART=$OUT/$R/test/smart" > "$OUT/$R/distance_rigid.md"
+      $PY scripts/distance_table.py "ELA=$OUT/$R/test/ela" \
+        "ELA, next defaults=$OUT/$R/test/ela_next" "C&W=$OUT/$R/test/cw" \
+        "SMART=$OUT/$R/test/smart" > "$OUT/$R/distance_next.md"
       # the detector with nothing to learn, on the same folders
       $PY scripts/jerk_auc.py "$OUT"/$R/{train,test}/{ela,cw,smart,pgd} > "$OUT/$R/jerk_auc.md"
       # how far past the decision boundary each attack stops (what squeezing finds)
