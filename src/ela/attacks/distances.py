@@ -64,7 +64,8 @@ class DynamicReference(_Selectable):
     M), `velocity` (N, 3, T−1, V, M) and `acceleration` (N, 3, T−2, V, M) with its mask
     `accel_mask` (N, T−2, V, M: three valid frames); `position` (N, 3, T, V, M) the clean joints;
     `speed_scale` = max(S, min_speed), the
-    denominator of the speed term; `centre` (N, 3, T, M) the centre joint's path, `body`
+    denominator of the speed term, and `still_mask` (N, T−1, V, M) the counted joint-frames
+    slower than min_speed; `centre` (N, 3, T, M) the centre joint's path, `body`
     (N,) the mean length of the counted bones (the scale of the centre-shift term) and
     `frame_mask` (N, T, M) the valid frames of present persons."""
 
@@ -82,6 +83,7 @@ class DynamicReference(_Selectable):
     bone_mask: torch.Tensor
     angle_mask: torch.Tensor
     speed_mask: torch.Tensor
+    still_mask: torch.Tensor
     accel_mask: torch.Tensor
 
 
@@ -121,6 +123,7 @@ def dynamic_reference(
             & (arm_c >= min_length)
             & (angle >= min_angle),
             speed_mask=moving,
+            still_mask=moving & (speed < min_speed),
             accel_mask=moving[:, 1:] & moving[:, :-1],
         )
 
@@ -205,7 +208,7 @@ def relative_changes(
     u = torch.sqrt((move * move).sum(1) + 1e-18) / ref.body[:, None, None, None]  # (N,T,V,M)
     joints = ref.frame_mask[:, :, None, :].expand_as(u)
     feats["q"] = (u * u, joints)
-    feats["h"] = (feats["s"][0], ref.speed_mask & (ref.speed < ref.speed_scale))
+    feats["h"] = (feats["s"][0], ref.still_mask)
     jerk = (v_adv[:, :, 1:] - v_adv[:, :, :-1]) - ref.acceleration
     feats["c"] = (torch.sqrt((jerk * jerk).sum(1) + 1e-18) / ref.body[:, None, None, None],
                   ref.accel_mask)

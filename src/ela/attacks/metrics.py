@@ -106,7 +106,7 @@ def imperceptibility(
         acc = d[:, :, 2:] - 2 * d[:, :, 1:-1] + d[:, :, :-2]
         acc_norm = torch.linalg.vector_norm(acc, dim=1)  # (N, T−2, V, M)
         acc_valid = acceleration_mask(frames)[:, :, None, :].expand_as(acc_norm)
-        still = (ref.speed_mask & (ref.speed < min_speed)).flatten(1)
+        still = ref.still_mask.flatten(1)
         adv_speed = torch.where(still, exact_speeds(x_adv).flatten(1), -1.0)
         fastest = (adv_speed.amax(1) if adv_speed.shape[1]
                    else torch.full((x.shape[0],), -1.0, device=x.device))
