@@ -212,10 +212,10 @@ def relative_changes(
     jerk = (v_adv[:, :, 1:] - v_adv[:, :, :-1]) - ref.acceleration
     feats["c"] = (torch.sqrt((jerk * jerk).sum(1) + 1e-18) / ref.body[:, None, None, None],
                   ref.accel_mask)
+    tolerance = dict(zip("bas", tolerances, strict=True))  # the other terms have none
     out = {}
-    for (key, (rel, mask)), tol in zip(feats.items(), (*tolerances, 0.0, 0.0, 0.0, 0.0, 0.0),
-                                       strict=True):
-        if tol:
+    for key, (rel, mask) in feats.items():
+        if tol := tolerance.get(key, 0.0):
             rel = torch.relu(rel - tol)
         out[key] = masked_mean(rel, mask, empty)
     out["j"] = soft_maximum(u, joints, sharpness, empty)
