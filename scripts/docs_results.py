@@ -19,10 +19,11 @@ the files (printed under the table). Kinds:
 - ``training``: one row per training run, values from its ``metrics.json`` (a dotted key
   such as ``mean.uar`` reaches into nested values; ``pm`` names the ± value).
 
-A ``summary`` or ``training`` table may name another JSON file (``file = "detect.json"``)
-and a row a ``prefix`` put before every key of its columns (``prefix = "methods.ela"``): so
-one `ela detect` output gives a row per attack. A numeric part of a dotted key indexes a
-list (``prefix = "rows.3"``: the fourth setting of a `scripts/tune_ela.py --out` file).
+A ``summary`` or ``training`` table may name another JSON file (``file = "detect.json"``),
+a row its own file (``file`` in the row) and a ``prefix`` put before every key of its
+columns (``prefix = "methods.ela"``): so one `ela detect` output gives a row per attack. A
+numeric part of a dotted key indexes a list (``prefix = "rows.3"``: the fourth setting of a
+`scripts/tune_ela.py --out` file).
 
 A column is a key of the ``[columns]`` catalogue of the spec (title, scale, format), or an
 inline table ``{ key = ..., title = ..., scale = ..., format = ..., stat = ..., pm = ... }``
@@ -137,7 +138,7 @@ def file_rows(results: Path, table: dict[str, Any], filename: str,
     """Rows of a ``summary`` or ``training`` table: each row's values from one JSON file."""
     rows = []
     for row in table["rows"]:
-        path = results / row["path"] / filename
+        path = results / row["path"] / row.get("file", filename)
         data = read_json(path)
         prefix = f"{row['prefix']}." if "prefix" in row else ""
         rows.append([row["name"], *(cell(lookup(data, prefix + c["key"], path), c,
@@ -189,9 +190,10 @@ def render(name: str, spec: dict[str, Any], results: Path) -> str:
         rows = equal_success_rows(results, table, cols)
         files = "samples.csv"
     else:
-        files = table.get("file") or ("summary.json" if table["kind"] == "summary"
-                                      else "metrics.json")
-        rows = file_rows(results, table, files, cols)
+        default = table.get("file") or ("summary.json" if table["kind"] == "summary"
+                                        else "metrics.json")
+        rows = file_rows(results, table, default, cols)
+        files = "`, `".join(dict.fromkeys(row.get("file", default) for row in table["rows"]))
     head = [table.get("first", "")] + [c["title"] for c in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
