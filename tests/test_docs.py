@@ -152,13 +152,27 @@ def test_defence_tables_are_what_the_cards_give():
 
 def test_next_defaults_choice_is_what_the_rule_gives():
     """docs/results.md shows the rule of scripts/choose_defaults.py as it reads the committed
-    tuning files of the six models."""
-    files = sorted(str(p) for p in (DOCS / "results" / "tuning").glob("*_train_defaults.json"))
-    committed = (DOCS / "results" / "tuning" / "defaults_choice.md").read_text(encoding="utf-8")
+    tuning files of the six models, and on 16 other training samples of each (seed 1)."""
     rule = script("choose_defaults")
-    assert len(files) == 6
-    assert rule.markdown(rule.read_tables(files)) == committed
-    assert committed.strip() in (DOCS / "results.md").read_text(encoding="utf-8")
+    tuning = DOCS / "results" / "tuning"
+    for stem, choice in (("defaults", "defaults_choice.md"), ("seed1", "defaults_choice_seed1.md")):
+        files = sorted(str(p) for p in tuning.glob(f"*_train_{stem}.json"))
+        committed = (tuning / choice).read_text(encoding="utf-8")
+        assert len(files) == 6
+        assert rule.markdown(rule.read_tables(files)) == committed
+        assert committed.strip() in (DOCS / "results.md").read_text(encoding="utf-8")
+
+
+def test_next_defaults_test_check_is_what_the_script_gives():
+    """docs/results.md shows `scripts/choose_defaults.py --test` on the committed test
+    folders of the six models (ela, ela_next, cw, smart)."""
+    folders = sorted(p.parent for p in (DOCS / "results").glob("*/test/ela_next"))
+    assert len(folders) == 6
+    order = ["msr_hcn", "msr_sgn", "msr_2s-agcn", "bandai2_hcn", "bandai2_sgn",
+             "bandai2_2s-agcn"]
+    folders.sort(key=lambda f: order.index(f.parent.name))
+    table = script("choose_defaults").test_markdown(folders)
+    assert table.strip() in (DOCS / "results.md").read_text(encoding="utf-8")
 
 
 def test_results_check_fails_when_a_summary_number_changes(tmp_path: Path):
@@ -182,8 +196,10 @@ def test_results_check_fails_when_a_sample_changes(tmp_path: Path):
 
 
 def test_results_check_fails_when_a_detector_auc_changes(tmp_path: Path):
-    """Keys reach into nested values and lists: detect.json's methods.ela.auc, a tuning row."""
+    """Keys reach into nested values and lists: detect.json's methods.ela.auc, a tuning row;
+    a row may read its own file (detect_next.json)."""
     for name, edit in (("msr_hcn/detect.json", lambda d: d["methods"]["ela"]),
+                       ("msr_hcn/detect_next.json", lambda d: d["methods"]["ela_next"]),
                        ("tuning/msr_hcn_train.json", lambda d: d["rows"][5])):
         results = copy_results(tmp_path / name.replace("/", "_"))
         path = results / name
