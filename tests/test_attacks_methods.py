@@ -22,6 +22,7 @@ from ela.attacks import (
     summarize,
 )
 from ela.attacks.apgd import checkpoints
+from ela.attacks.ela import dct_basis
 from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, list_models
@@ -194,6 +195,23 @@ def test_rigid_ela_keeps_every_bone_at_its_clean_length(setup, untargeted):
     assert torch.allclose(adv[valid.expand_as(adv)], clean[valid.expand_as(clean)], atol=1e-5)
     assert r.metrics["bone_length_change"].abs().max() < 1e-4
     assert untargeted["ela"].metrics["bone_length_change"].median() > 1e-3  # not rigid
+
+
+def test_low_frequency_ela_changes_along_the_lowest_dct_frequencies_only(setup):
+    model, x, y, lengths = setup
+    r = ELA(model, frequencies=4, **FAST["ela"])(x, y, lengths=lengths)
+    _check_result(model, r, x, lengths)
+    assert r.success.float().mean() >= 0.9
+    basis = dct_basis(T, 4)  # (T, 4), orthonormal columns
+    assert torch.allclose(basis.T @ basis, torch.eye(4), atol=1e-5)
+    full = lengths == T  # padded frames stay put, so only whole sequences are a sum of cosines
+    delta = (r.adversarial - x)[full].permute(0, 1, 3, 4, 2)  # (n, C, V, M, T)
+    assert delta.abs().max() > 1e-3
+    residual = delta - delta @ basis @ basis.T
+    assert residual.abs().max() < 1e-5 * max(1.0, float(delta.abs().max()))
+    assert dct_basis(5, 9).shape == (5, 5)  # no more frequencies than frames
+    with pytest.raises(AttackError, match="frequencies"):
+        ELA(model, frequencies=0)
 
 
 def test_targeted_ela_hits_the_target(setup):

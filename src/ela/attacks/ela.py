@@ -140,6 +140,11 @@ class ELA(Attack):
             since its first success (None: no such limit), when its decayed step has made
             further gains small.
         min_length, min_angle, min_speed: guards of the dynamic distance (m, rad, m/frame).
+        frequencies: K, the change δ built from the K lowest frequencies of an orthonormal
+            DCT-II along time, one coefficient per frequency, coordinate, joint and body
+            (`dct_basis`; Adam steps on the coefficients). None (default): δ free in every
+            frame. A low K makes the change smooth by construction: the joints' speed and
+            acceleration change slowly, where a per-frame δ may jerk (Δacc).
         rigid: hold every bone at its clean length in every frame: x' is x + δ rebuilt from
             the root outwards with each bone's direction kept and its clean length restored
             (`ela.skeleton.features.with_bone_lengths`), so ΔB/B is 0 by construction and
@@ -190,6 +195,7 @@ class ELA(Attack):
         min_length: float = MIN_LENGTH,
         min_angle: float = MIN_ANGLE,
         min_speed: float = MIN_SPEED,
+        frequencies: int | None = None,
         rigid: bool = False,
         bounds=None,
         compile_model: bool = False,
@@ -219,6 +225,9 @@ class ELA(Attack):
                                         turn_peak_weight=turn_peak_weight,
                                         turn_peak_sharpness=turn_peak_sharpness,
                                         still_weight=still_weight)
+        if frequencies is not None and frequencies < 1:
+            raise AttackError(f"ELA: frequencies must be ≥ 1 or None, got {frequencies}")
+        self.frequencies = None if frequencies is None else int(frequencies)
         self.rigid = bool(rigid)
         self.emotion_weight = float(emotion_weight)
         self.emotion = (EmotionDistance(emotion_model, self.layout, emotion_mode)
@@ -238,8 +247,12 @@ class ELA(Attack):
             d = d + self.emotion_weight * self.emotion(x_adv, s["emo"])
         return d
 
-    def _place(self, s: ActiveBatch, delta: torch.Tensor) -> torch.Tensor:
-        """x + δ where coordinates may change, its bones at their clean lengths if rigid."""
+    def _place(self, s: ActiveBatch, delta: torch.Tensor,
+               basis: torch.Tensor | None) -> torch.Tensor:
+        """x + δ where coordinates may change, its bones at their clean lengths if rigid;
+        with a (T, K) `basis`, `delta` holds the (N, C, K, V, M) coefficients of δ."""
+        if basis is not None:
+            delta = torch.einsum("nckvm,tk->nctvm", delta, basis)
         x_adv = s["x"] + s["movable"] * delta
         if s["lengths"] is None:
             return x_adv
@@ -249,9 +262,14 @@ class ELA(Attack):
         x = ctx.x[todo]
         n = len(todo)
         full_inf = torch.full((n,), float("inf"), device=x.device)
+        basis = (None if self.frequencies is None
+                 else dct_basis(x.shape[2], self.frequencies).to(x))
+        delta0 = x.new_zeros(x.shape if basis is None
+                             else (n, x.shape[1], basis.shape[1], *x.shape[3:]))
         s = ActiveBatch(
-            todo, x=x, adv=x, movable=ctx.movable[todo], delta=torch.zeros_like(x),
-            m=torch.zeros_like(x), v=torch.zeros_like(x), lam=torch.zeros(n, device=x.device),
+            todo, x=x, adv=x, movable=ctx.movable[todo], delta=delta0,
+            m=torch.zeros_like(delta0), v=torch.zeros_like(delta0),
+            lam=torch.zeros(n, device=x.device),
             gamma=torch.full((n,), self.gamma, device=x.device),
             best=full_inf.clone(), mark=full_inf.clone(),
             stall=torch.zeros(n, dtype=torch.long, device=x.device),
@@ -269,7 +287,7 @@ class ELA(Attack):
             last = it == total
             delta = s["delta"].detach().requires_grad_(not last)
             with torch.set_grad_enabled(not last):
-                x_adv = self.project(ctx, self._place(s, delta), s.idx)
+                x_adv = self.project(ctx, self._place(s, delta, basis), s.idx)
                 logits = self.logits(ctx, x_adv, s.idx)
                 c = self.margin(ctx, logits, s.idx, self.conf)
                 boundary = it > 0 and it % self.inner_steps == 0
@@ -335,3 +353,15 @@ class ELA(Attack):
         if self.settle_iters is not None:
             done = done | (s["since"] >= self.settle_iters)
         return s["ok"] & done
+
+
+def dct_basis(frames: int, frequencies: int) -> torch.Tensor:
+    """(T, K) the K = min(`frequencies`, T) lowest-frequency vectors of the orthonormal
+    DCT-II on T = `frames` frames: column k is cos(π (t + ½) k / T), scaled to unit norm."""
+    k = torch.arange(min(frequencies, frames), dtype=torch.float64)
+    t = torch.arange(frames, dtype=torch.float64)
+    basis = torch.cos(torch.pi * (t[:, None] + 0.5) * k[None, :] / frames)
+    basis[:, 0] *= (1.0 / frames) ** 0.5
+    basis[:, 1:] *= (2.0 / frames) ** 0.5
+    return basis.float()
+
