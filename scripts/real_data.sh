@@ -240,11 +240,15 @@ for step in $STEPS; do
       # ELA holding every bone at its clean length (judged by squeezing and by the pooled
       # detector; no detector is trained on it)
       bg attack $R/test/ela_rigid $A --method ela --cfg rigid=true --samples ${SAMPLES:-32}
-      # ELA at its next defaults (NEXT_CFG), judged by a detector of its own and by squeezing
-      bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
-        attack $R/train/ela_next $A --method ela --part train --samples ${TRAIN_SAMPLES:-64} \
-          --cfg $NEXT_CFG
-        attack $R/test/ela_next $A --method ela --samples ${SAMPLES:-32} --cfg $NEXT_CFG"
+      # ELA at its next defaults (NEXT_CFG), and with its change built from 16 DCT
+      # frequencies (ela_smooth), each judged by a detector of its own and by squeezing
+      for v in next smooth; do
+        cfg=$NEXT_CFG; [ $v = smooth ] && cfg="$NEXT_CFG frequencies=16"
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/train/ela_$v $A --method ela --part train --samples ${TRAIN_SAMPLES:-64} \
+            --cfg $cfg
+          attack $R/test/ela_$v $A --method ela --samples ${SAMPLES:-32} --cfg $cfg"
+      done
       # every sample of the validation part: their clean sequences set every detector's
       # threshold (PGD, the cheapest attack; its changes are not read)
       bg attack $R/val/pgd $A --method pgd --part val --samples 1000
@@ -258,12 +262,14 @@ for step in $STEPS; do
         --train "$OUT"/$R/train/{ela,cw,smart,pgd} --test "$OUT"/$R/test/{ela,cw,smart,pgd} \
         ela_rigid="$OUT/$R/test/ela_rigid" \
         --out "$OUT/$R/squeeze" --device "$DEVICE" > "$OUT/$R/squeeze.md"
-      # ELA at its next defaults: its own detector (as each attack's in $judge) and the guard
+      # ELA at its next defaults, and smooth: their own detectors (as each attack's in
+      # $judge) and the guard
       $ELA detect --train ela_next="$OUT/$R/train/ela_next" \
-        --test ela_next="$OUT/$R/test/ela_next" "${HOLD[@]}" --out "$OUT/$R/${judge}_next" \
+        ela_smooth="$OUT/$R/train/ela_smooth" --test ela_next="$OUT/$R/test/ela_next" \
+        ela_smooth="$OUT/$R/test/ela_smooth" "${HOLD[@]}" --out "$OUT/$R/${judge}_next" \
         --calibrate "$OUT/$R/val/pgd" --device "$DEVICE" > "$OUT/$R/${judge}_next.md"
       $PY scripts/score_detector.py "$OUT/$R/squeeze/detectors/squeeze" \
-        "$OUT"/$R/test/{ela,ela_next} --out "$OUT/$R/squeeze_next.json" \
+        "$OUT"/$R/test/{ela,ela_next,ela_smooth} --out "$OUT/$R/squeeze_next.json" \
         > "$OUT/$R/squeeze_next.md"
       # the same guard on EVERY test sample hcn classifies correctly, attacked by each
       # method: its caught share with a 95 % interval (32 samples leave PGD some 17
