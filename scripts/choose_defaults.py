@@ -143,17 +143,17 @@ def markdown(tables: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-TEST_FOLDERS = ("ela", "ela_next", "cw", "smart")
+CHECK_FOLDERS = ("ela", "ela_next", "cw", "smart")
 MEDIANS = {"linf_median": "linf", "bone_turn_max_median": "bone_turn_max"}
 
 
-def test_rows(folder: Path) -> dict[str, dict]:
-    """{name: row} for the `TEST_FOLDERS` attack folders under `folder`, over the samples all
+def check_rows(folder: Path) -> dict[str, dict]:
+    """{name: row} for the `CHECK_FOLDERS` attack folders under `folder`, over the samples all
     of them fooled, keyed as `tune_ela` rows are: means of the columns, medians of l∞ and of
     the largest turn; ``n`` the number of samples."""
-    fooled, means = common_success([folder / name for name in TEST_FOLDERS])
+    fooled, means = common_success([folder / name for name in CHECK_FOLDERS])
     rows = {}
-    for name, summary in zip(TEST_FOLDERS, means, strict=True):
+    for name, summary in zip(CHECK_FOLDERS, means, strict=True):
         samples = read_samples(folder / name)
         row = {key: summary.get(key) for key, _ in COLUMNS}
         for key, column in MEDIANS.items():
@@ -163,20 +163,21 @@ def test_rows(folder: Path) -> dict[str, dict]:
     return rows
 
 
-def test_markdown(folders: list[Path]) -> str:
+def check_markdown(folders: list[Path]) -> str:
     """The bar on the test part: per model, the columns each ELA folder loses and their
     shortfall, then the totals, as Markdown."""
     lines = ["| model (samples all four fooled) | defaults: columns lost | shortfall | "
              "next defaults: columns lost | shortfall |", "|---|---|---|---|---|"]
     totals = {"ela": [0, 0.0], "ela_next": [0, 0.0]}
     for folder in folders:
-        rows = test_rows(folder)
+        rows = check_rows(folder)
         cells = []
         for name, total in totals.items():
             over = excesses(rows[name], rows["cw"], rows["smart"])
+            shortfall = sum(over.values())
             total[0] += len(over)
-            total[1] += sum(over.values())
-            cells += [", ".join(over) or "none", f"{sum(over.values()):.2f}"]
+            total[1] += shortfall
+            cells += [", ".join(over) or "none", f"{shortfall:.2f}"]
         lines.append(f"| {folder.parent.name} ({rows['ela']['n']}) | " + " | ".join(cells) + " |")
     lines.append("| all ({} models) | {} cells | {:.2f} | {} cells | {:.2f} |".format(
         len(folders), *totals["ela"], *totals["ela_next"]))
@@ -191,7 +192,7 @@ def main() -> None:
     args = p.parse_args()
     if bool(args.files) == bool(args.test):
         p.error("give either tuning files or --test folders")
-    print(test_markdown(args.test) if args.test else markdown(read_tables(args.files)), end="")
+    print(check_markdown(args.test) if args.test else markdown(read_tables(args.files)), end="")
 
 
 if __name__ == "__main__":

@@ -131,12 +131,12 @@ def test_the_test_check_compares_defaults_and_choice_over_the_samples_all_four_f
                                   sample(2, 9.0, success=False)])
     attack_folder(model / "ela_next", [sample(0, 0.5, linf=3.0), sample(1, 0.5, linf=1.0),
                                        sample(2, 5.0)])
-    rows = rule.test_rows(model)
+    rows = rule.check_rows(model)
     assert rows["ela"]["n"] == 2
     assert rows["ela"]["bone_length_change"] == pytest.approx(1.25)  # mean of 2 and 0.5
     assert rows["ela_next"]["linf_median"] == pytest.approx(2.0)
     assert rows["ela"]["still_joint_speed_p99_mm"] is None  # not in samples.csv: not compared
-    text = rule.test_markdown([model])
+    text = rule.check_markdown([model])
     # the defaults: means 1.5 (ΔB/B 1.25), medians 1.5, l2 1.5 > 1.2 × 1: nine columns + l2
     lines = text.splitlines()
     assert lines[2].startswith("| msr_hcn (2) | ΔB/B, ΔA/A, ")

@@ -171,7 +171,7 @@ def test_next_defaults_test_check_is_what_the_script_gives():
     order = ["msr_hcn", "msr_sgn", "msr_2s-agcn", "bandai2_hcn", "bandai2_sgn",
              "bandai2_2s-agcn"]
     folders.sort(key=lambda f: order.index(f.parent.name))
-    table = script("choose_defaults").test_markdown(folders)
+    table = script("choose_defaults").check_markdown(folders)
     assert table.strip() in (DOCS / "results.md").read_text(encoding="utf-8")
 
 

@@ -55,6 +55,8 @@ previous default; with also `turn_weight=0 shift_weight=0 velocity=False`, the p
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.fft
 import torch
 from torch import nn
 
@@ -209,6 +211,8 @@ class ELA(Attack):
             raise AttackError("ELA: gamma and lr must be > 0, conf ≥ 0, 0 < lr_decay ≤ 1")
         if gamma_growth < 1:
             raise AttackError(f"ELA: gamma_growth must be ≥ 1 (γ only grows), got {gamma_growth}")
+        if frequencies is not None and frequencies < 1:
+            raise AttackError(f"ELA: frequencies must be ≥ 1 or None, got {frequencies}")
         self.gamma, self.conf, self.lr = float(gamma), float(conf), float(lr)
         self.gamma_growth = float(gamma_growth)
         self.lr_decay = float(lr_decay)
@@ -225,8 +229,6 @@ class ELA(Attack):
                                         turn_peak_weight=turn_peak_weight,
                                         turn_peak_sharpness=turn_peak_sharpness,
                                         still_weight=still_weight)
-        if frequencies is not None and frequencies < 1:
-            raise AttackError(f"ELA: frequencies must be ≥ 1 or None, got {frequencies}")
         self.frequencies = None if frequencies is None else int(frequencies)
         self.rigid = bool(rigid)
         self.emotion_weight = float(emotion_weight)
@@ -357,11 +359,6 @@ class ELA(Attack):
 
 def dct_basis(frames: int, frequencies: int) -> torch.Tensor:
     """(T, K) the K = min(`frequencies`, T) lowest-frequency vectors of the orthonormal
-    DCT-II on T = `frames` frames: column k is cos(π (t + ½) k / T), scaled to unit norm."""
-    k = torch.arange(min(frequencies, frames), dtype=torch.float64)
-    t = torch.arange(frames, dtype=torch.float64)
-    basis = torch.cos(torch.pi * (t[:, None] + 0.5) * k[None, :] / frames)
-    basis[:, 0] *= (1.0 / frames) ** 0.5
-    basis[:, 1:] *= (2.0 / frames) ** 0.5
-    return basis.float()
-
+    DCT-II on T = `frames` frames (SciPy's ``norm="ortho"``): column k ∝ cos(π (t + ½) k / T)."""
+    transform = scipy.fft.dct(np.eye(frames), norm="ortho", axis=0)  # row k: frequency k
+    return torch.from_numpy(transform[:frequencies].T.copy()).float()
