@@ -1,4 +1,4 @@
-"""The rule that picks ELA's next defaults from `tune_ela.py --out` files of TRAINING samples.
+"""The rule that picked ELA's defaults from `tune_ela.py --out` files of TRAINING samples.
 
 The bar ELA is held to: at its defaults, no larger than the better of C&W and SMART on every
 column of the distance table. This script applies that test to each ELA setting of one file
@@ -26,9 +26,9 @@ shortfall, the ΔB/B ratio, whether the guards hold) and the chosen setting. Exa
     .venv/bin/python scripts/choose_defaults.py docs/results/tuning/*_train_defaults.json
 
 With ``--test DIR...`` it puts the same bar to the test part instead, a check made after the
-choice: each DIR holds one model's ``ela`` (defaults), ``ela_next`` (the choice), ``cw`` and
-``smart`` attack folders, compared over the samples all four fooled (no still-joint p99
-there: samples.csv keeps no joint-frame speeds):
+choice: each DIR holds one model's ``ela_earlier`` (the earlier defaults), ``ela`` (the
+choice, now the defaults), ``cw`` and ``smart`` attack folders, compared over the samples all
+four fooled (no still-joint p99 there: samples.csv keeps no joint-frame speeds):
 
     .venv/bin/python scripts/choose_defaults.py --test \\
         docs/results/{msr,bandai2}_{hcn,sgn,2s-agcn}/test
@@ -143,7 +143,7 @@ def markdown(tables: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-CHECK_FOLDERS = ("ela", "ela_next", "cw", "smart")
+CHECK_FOLDERS = ("ela_earlier", "ela", "cw", "smart")
 MEDIANS = {"linf_median": "linf", "bone_turn_max_median": "bone_turn_max"}
 
 
@@ -166,9 +166,9 @@ def check_rows(folder: Path) -> dict[str, dict]:
 def check_markdown(folders: list[Path]) -> str:
     """The bar on the test part: per model, the columns each ELA folder loses and their
     shortfall, then the totals, as Markdown."""
-    lines = ["| model (samples all four fooled) | defaults: columns lost | shortfall | "
-             "next defaults: columns lost | shortfall |", "|---|---|---|---|---|"]
-    totals = {"ela": [0, 0.0], "ela_next": [0, 0.0]}
+    lines = ["| model (samples all four fooled) | earlier defaults: columns lost | shortfall | "
+             "defaults: columns lost | shortfall |", "|---|---|---|---|---|"]
+    totals = {"ela_earlier": [0, 0.0], "ela": [0, 0.0]}
     for folder in folders:
         rows = check_rows(folder)
         cells = []
@@ -180,7 +180,7 @@ def check_markdown(folders: list[Path]) -> str:
             cells += [", ".join(over) or "none", f"{shortfall:.2f}"]
         lines.append(f"| {folder.parent.name} ({rows['ela']['n']}) | " + " | ".join(cells) + " |")
     lines.append("| all ({} models) | {} cells | {:.2f} | {} cells | {:.2f} |".format(
-        len(folders), *totals["ela"], *totals["ela_next"]))
+        len(folders), *totals["ela_earlier"], *totals["ela"]))
     return "\n".join(lines) + "\n"
 
 
@@ -188,7 +188,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="*", help="JSON files written by scripts/tune_ela.py --out")
     p.add_argument("--test", nargs="+", type=Path, metavar="DIR",
-                   help="one model's test attack folders each (ela, ela_next, cw, smart)")
+                   help="one model's test attack folders each (ela_earlier, ela, cw, smart)")
     args = p.parse_args()
     if bool(args.files) == bool(args.test):
         p.error("give either tuning files or --test folders")

@@ -22,7 +22,7 @@ from ela.attacks import (
     summarize,
 )
 from ela.attacks.apgd import checkpoints
-from ela.attacks.ela import dct_basis
+from ela.attacks.ela import PAPER_D, dct_basis
 from ela.errors import ElaError
 from ela.models.base import SkeletonModel
 from ela.models.registry import create_model, list_models
@@ -315,13 +315,24 @@ def test_a_growing_penalty_gets_a_heavy_distance_to_the_boundary_within_the_budg
     clean side for a short budget, a γ that grows until the first success does not."""
     model, x, y, lengths = setup
     heavy = dict(spread_weight=1e3, steps=100, inner_steps=10, patience=5)
-    fixed = ELA(model, **heavy)(x, y, lengths=lengths)
+    fixed = ELA(model, gamma_growth=1.0, **heavy)(x, y, lengths=lengths)
     grown = ELA(model, gamma_growth=1.5, **heavy)(x, y, lengths=lengths)
     assert fixed.success.float().mean() <= 0.5 and bool(grown.success.all())
     held = ~fixed.success
     assert bool((grown.info["lambda"][held] > fixed.info["lambda"][held]).all())
     with pytest.raises(AttackError, match="gamma_growth"):
         ELA(model, gamma_growth=0.5)
+
+
+def test_papers_d_cannot_see_a_steady_shift_and_the_default_d_can(setup):
+    """`PAPER_D` reduces D to b + a + s: moving the whole body by a constant vector changes
+    no bone, angle or speed, so it costs nothing; the default D prices it."""
+    _, x, _, lengths = setup
+    shifted = x + torch.tensor([0.05, 0.0, 0.02]).view(1, 3, 1, 1, 1)
+    for options, free in ((PAPER_D, True), ({}, False)):
+        distance = ELA(TinyNet(NTU, 4), **options).distance
+        cost = distance(shifted, distance.reference(x, lengths))
+        assert bool((cost.abs() < 1e-5).all()) is free, (options, cost)
 
 
 def test_ela_with_emotion_model_on_another_layout(setup):
@@ -542,6 +553,9 @@ def test_ela_docstring_states_the_defaults_the_code_has():
         "turn_weight": re.search(r"`turn_weight` = ([\d.]+)", doc)[1],
         "shift_weight": re.search(r"`shift_weight` = ([\d.]+)", doc)[1],
         "velocity": re.search(r"`velocity` = (True|False)", doc)[1] == "True",
+        **{key: re.search(rf"`{key}` = ([\d.]+)", doc)[1]
+           for key in ("peak_weight", "spread_weight", "accel_weight", "turn_peak_weight",
+                       "turn_peak_sharpness", "still_weight", "gamma_growth")},
     }
     for key, text in stated.items():
         value = opts[key]

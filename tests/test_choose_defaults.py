@@ -1,4 +1,4 @@
-"""scripts/choose_defaults.py: the rule that picks ELA's next defaults on training samples; the
+"""scripts/choose_defaults.py: the rule that picked ELA's defaults on training samples; the
 setting syntax of scripts/tune_ela.py, whose files it reads."""
 
 from __future__ import annotations
@@ -126,18 +126,19 @@ def test_the_test_check_compares_defaults_and_choice_over_the_samples_all_four_f
     model = tmp_path / "msr_hcn" / "test"
     attack_folder(model / "cw", [sample(0, 1.0), sample(1, 1.0), sample(2, 1.0)])
     attack_folder(model / "smart", [sample(0, 1.0), sample(1, 1.0), sample(2, 1.0)])
-    # sample 2: the defaults fail it, so it is left out for all four (else ΔB/B 5 there)
-    attack_folder(model / "ela", [sample(0, 2.0), sample(1, 1.0, bone_length_change=0.5),
-                                  sample(2, 9.0, success=False)])
-    attack_folder(model / "ela_next", [sample(0, 0.5, linf=3.0), sample(1, 0.5, linf=1.0),
-                                       sample(2, 5.0)])
+    # sample 2: the earlier defaults fail it, so it is left out for all four (else ΔB/B 5)
+    attack_folder(model / "ela_earlier", [sample(0, 2.0),
+                                          sample(1, 1.0, bone_length_change=0.5),
+                                          sample(2, 9.0, success=False)])
+    attack_folder(model / "ela", [sample(0, 0.5, linf=3.0), sample(1, 0.5, linf=1.0),
+                                  sample(2, 5.0)])
     rows = rule.check_rows(model)
-    assert rows["ela"]["n"] == 2
-    assert rows["ela"]["bone_length_change"] == pytest.approx(1.25)  # mean of 2 and 0.5
-    assert rows["ela_next"]["linf_median"] == pytest.approx(2.0)
+    assert rows["ela_earlier"]["n"] == 2
+    assert rows["ela_earlier"]["bone_length_change"] == pytest.approx(1.25)  # mean of 2, 0.5
+    assert rows["ela"]["linf_median"] == pytest.approx(2.0)
     assert rows["ela"]["still_joint_speed_p99_mm"] is None  # not in samples.csv: not compared
     text = rule.check_markdown([model])
-    # the defaults: means 1.5 (ΔB/B 1.25), medians 1.5, l2 1.5 > 1.2 × 1: nine columns + l2
+    # the earlier defaults: means 1.5 (ΔB/B 1.25), medians 1.5, l2 1.5 > 1.2 × 1: 9 + l2
     lines = text.splitlines()
     assert lines[2].startswith("| msr_hcn (2) | ΔB/B, ΔA/A, ")
     assert lines[2].endswith("| l∞ | 0.69 |")  # the choice loses l∞ alone, by 2×

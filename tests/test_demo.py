@@ -45,10 +45,10 @@ def test_quick_demo_trains_attacks_and_compares_at_equal_success(tmp_path, capsy
     # (like on real data). The quick demo's hcn is weak (about 67 % accurate) and its
     # successes spread widely (one above 20 %), so the claims are relative: on the samples
     # both fooled, ELA changes bone lengths less than C&W, and its typical change is a few
-    # per cent.
+    # per cent (about 5 % at the defaults the rule chose, which trade ΔB/B for metres).
     ela = json.loads((out / "attack_ela" / "summary.json").read_text())
     assert ela["success_rate"] >= 0.75
-    assert np.median(won) < 0.05
+    assert np.median(won) < 0.1
     _, (by_ela, by_cw) = common_success([out / "attack_ela", out / "attack_cw"])
     assert by_ela["bone_length_change"] < by_cw["bone_length_change"]
     # ELA's distance prices bone turns and whole-body shifts (what b + a + s cannot see):

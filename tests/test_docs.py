@@ -150,7 +150,7 @@ def test_defence_tables_are_what_the_cards_give():
         assert part.strip() in page, "docs/robustness.md lost a defence table; paste it again"
 
 
-def test_next_defaults_choice_is_what_the_rule_gives():
+def test_defaults_choice_is_what_the_rule_gives():
     """docs/results.md shows the rule of scripts/choose_defaults.py as it reads the committed
     tuning files of the six models, and on 16 other training samples of each (seed 1)."""
     rule = script("choose_defaults")
@@ -163,10 +163,10 @@ def test_next_defaults_choice_is_what_the_rule_gives():
         assert committed.strip() in (DOCS / "results.md").read_text(encoding="utf-8")
 
 
-def test_next_defaults_test_check_is_what_the_script_gives():
+def test_defaults_test_check_is_what_the_script_gives():
     """docs/results.md shows `scripts/choose_defaults.py --test` on the committed test
-    folders of the six models (ela, ela_next, cw, smart)."""
-    folders = sorted(p.parent for p in (DOCS / "results").glob("*/test/ela_next"))
+    folders of the six models (ela_earlier, ela, cw, smart)."""
+    folders = sorted(p.parent for p in (DOCS / "results").glob("*/test/ela_earlier"))
     assert len(folders) == 6
     order = ["msr_hcn", "msr_sgn", "msr_2s-agcn", "bandai2_hcn", "bandai2_sgn",
              "bandai2_2s-agcn"]
@@ -197,9 +197,9 @@ def test_results_check_fails_when_a_sample_changes(tmp_path: Path):
 
 def test_results_check_fails_when_a_detector_auc_changes(tmp_path: Path):
     """Keys reach into nested values and lists: detect.json's methods.ela.auc, a tuning row;
-    a row may read its own file (detect_next.json)."""
+    a row may read its own file (detect_variants.json)."""
     for name, edit in (("msr_hcn/detect.json", lambda d: d["methods"]["ela"]),
-                       ("msr_hcn/detect_next.json", lambda d: d["methods"]["ela_next"]),
+                       ("msr_hcn/detect_variants.json", lambda d: d["methods"]["ela_earlier"]),
                        ("tuning/msr_hcn_train.json", lambda d: d["rows"][5])):
         results = copy_results(tmp_path / name.replace("/", "_"))
         path = results / name
