@@ -32,12 +32,12 @@ pairs with `scripts/tune_ela.py` and `scripts/choose_defaults.py`, never on the 
 docs/results.md reports): `turn_weight` = 1, `shift_weight` = 1, `velocity` = True,
 `peak_weight` = 1 (k = 50), `spread_weight` = 1000, `accel_weight` = 10, `turn_peak_weight`
 = 0.03 (`turn_peak_sharpness` = 150), `still_weight` = 1, γ = 0.1, growing by
-`gamma_growth` = 1.1 until the first success, margin `conf` 0.5, Adam at lr 2e-3 (metres) with β₂ 0.9, up to `steps` =
-2000 steps in outer iterations of 10; once a sample has succeeded its step decays by
-`lr_decay` = 0.93 per outer iteration, and it stops after `settle_iters` = 40 outer
-iterations since its first success, or after `patience` = 20 outer iterations without a
-`rel_tol` = 0.1 % better best D. The emotion term is the KL divergence between E's emotion
-posteriors on x and x' (`emotion_mode="kl"`, weight 1).
+`gamma_growth` = 1.1 until the first success, margin `conf` 0.5, Adam at lr 2e-3 (metres)
+with β₂ 0.9, up to `steps` = 2000 steps in outer iterations of 10; once a sample has
+succeeded its step decays by `lr_decay` = 0.93 per outer iteration, and it stops after
+`settle_iters` = 40 outer iterations since its first success, or after `patience` = 20
+outer iterations without a `rel_tol` = 0.1 % better best D. The emotion term is the KL
+divergence between E's emotion posteriors on x and x' (`emotion_mode="kl"`, weight 1).
 
 Why c, t, h and a growing γ (and q at 1000): `choose_defaults.py` ranks settings by their
 shortfall against the better of C&W and SMART on every column of docs/results.md (the sum
