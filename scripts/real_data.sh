@@ -295,6 +295,24 @@ for step in $STEPS; do
       # how far past the decision boundary each attack stops (what squeezing finds)
       $PY scripts/boundary_margin.py "$OUT/${ds}_hcn" "$OUT"/$R/test/{ela,cw,smart,pgd} \
         > "$OUT/$R/margin.md" ;;
+    detect-all-msr|detect-all-bandai2)
+      # After detect-*: is 64 training attacks what keeps the per-attack detectors near 0.5?
+      # Each attack of ALL_METHODS (default ELA and SMART, the two the detect step's
+      # detectors can hardly tell) on EVERY training sample hcn classifies correctly, and
+      # one detector per attack trained on them (held out as in detect-*), tested on the
+      # detect step's 32 test samples
+      ds=${step#detect-all-}; attack_data $ds; R=detect_$ds
+      case $ds in msr) HOLD=(--hold-out-group 's(\d+)') ;; bandai2) HOLD=() ;; esac
+      [ -f "$OUT/$R/val/pgd/summary.json" ] || { echo "$step needs the detect-$ds step" >&2; exit 2; }
+      A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64 --part train --samples 1000"
+      for m in ${ALL_METHODS:-ela smart}; do bg attack $R/train_all/$m $A --method $m; done
+      wait
+      for m in ${ALL_METHODS:-ela smart}; do
+        [ -f "$OUT/$R/detect_all_$m/detect.json" ] && continue
+        $ELA detect --train "$m=$OUT/$R/train_all/$m" --test "$m=$OUT/$R/test/$m" \
+          "${HOLD[@]}" --calibrate "$OUT/$R/val/pgd" --out "$OUT/$R/detect_all_$m" \
+          --device "$DEVICE" > "$OUT/$R/detect_all_$m.md"
+      done ;;
     defaults-msr|defaults-bandai2)
       # Issue 20, item 4: the grid again with the final defaults. ELA (E as in detect-*),
       # C&W and SMART at their defaults, and ELA at its earlier defaults (EARLIER_CFG), on the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from conftest import script
 from ela.cli import main
 from ela.data.demo import demo_dataset
 from ela.errors import ElaError
-from ela.runs.detect import DetectorSettings, run_detect
+from ela.runs.detect import LEARNED_BELOW, DetectorSettings, markdown, run_detect
 from ela.training.checkpoint import load
 from ela.training.metrics import bootstrap_interval, roc_auc, true_positive_rate_at
 
@@ -103,6 +104,20 @@ def test_a_loud_attack_is_found_and_a_quiet_one_is_not(report):
     assert saved["methods"]["loud"]["auc"] == pytest.approx(loud["auc"])
     model = load(loud["detector"])  # the detector is a run folder like any other
     assert model.num_classes == 2
+
+
+def test_a_detector_that_stays_at_chance_loss_is_marked_as_not_learned(report):
+    """The loud attack's detector learns (held-out loss far below ln 2); the quiet one's
+    cannot, and its AUC near 0.5 is marked in the table as saying nothing of the attack."""
+    _, r, _, _ = report
+    loud, quiet = r["methods"]["loud"], r["methods"]["quiet"]
+    for row in (loud, quiet):
+        tries = json.loads((Path(row["detector"]) / "restarts.json").read_text())
+        assert row["held_out_loss"] == pytest.approx(min(t["loss"] for t in tries))
+        assert row["learned"] == (row["held_out_loss"] < LEARNED_BELOW * math.log(2))
+    assert loud["learned"] and not quiet["learned"]
+    lines = {line.split(" |")[0]: line for line in markdown(r).splitlines()}
+    assert "did not learn" in lines["| quiet"] and "did not learn" not in lines["| loud"]
 
 
 def test_cli_prints_the_table_and_reuses_trained_detectors(report, capsys):

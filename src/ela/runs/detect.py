@@ -17,8 +17,12 @@ sequences: those of validation-part attack folders when given (`calibration_set`
 the held-out training pairs'.
 
 ``OUT/detect.json`` holds, per method, ``auc``, ``auc_low``, ``auc_high``,
-``caught_at_5pct``, ``n_train``, ``n_test`` (attacked sequences) and ``detector`` (its run
-folder under ``OUT/detectors/``, loadable with `ela.training.checkpoint.load`);
+``caught_at_5pct``, ``n_train``, ``n_test`` (attacked sequences), ``detector`` (its run
+folder under ``OUT/detectors/``, loadable with `ela.training.checkpoint.load`),
+``held_out_loss`` (the chosen training's loss on its held-out pairs) and ``learned``: whether
+that loss is below `LEARNED_BELOW` × ln 2, the cross-entropy of a detector that answers
+50 / 50 to every sequence. A detector that did not learn reads an AUC near 0.5 whatever the
+attack: that says nothing about the attack, and the markdown table marks it;
 ``pooled`` holds the same for the pooled detector on each method's test folders and on all
 of them. Detector folders are written atomically and reused when their settings match, so
 an interrupted run resumes.
@@ -48,6 +52,9 @@ from ela.viz.load import AttackOutput, load_attack
 CLASSES = ["clean", "attacked"]
 POOLED = "pooled"
 THRESHOLD_FILE = "threshold.json"
+RESTARTS_FILE = "restarts.json"
+LEARNED_BELOW = 0.98
+"""A detector learned when its held-out loss is below this share of ln 2 (chance)."""
 
 
 @dataclass
@@ -279,8 +286,15 @@ def _fit(pairs: Pairs, val: np.ndarray, layout: str, settings: DetectorSettings,
     save_checkpoint(model, folder, extra={"classes": CLASSES, "label": "attacked",
                                           "frames": int(pairs.x.shape[2])})
     atomic_write_json(folder / "history.json", history)
-    atomic_write_json(folder / "restarts.json", tries)
+    atomic_write_json(folder / RESTARTS_FILE, tries)
     return model
+
+
+def learning(folder: str | Path) -> dict[str, Any]:
+    """``held_out_loss`` of the training a detector folder kept (the lowest of its
+    ``restarts.json``) and ``learned``: that loss below `LEARNED_BELOW` × ln 2."""
+    loss = min(t["loss"] for t in read_json(Path(folder) / RESTARTS_FILE))
+    return {"held_out_loss": loss, "learned": bool(loss < LEARNED_BELOW * math.log(2))}
 
 
 def guard_threshold(folder: str | Path) -> float:
@@ -379,14 +393,15 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
     everything = pairs_of([o for outs in test_sets.values() for o in outs])
     for name, test in {**test_pairs, "all": everything}.items():
         report[POOLED][name] = {**score(model, threshold, test, settings),
-                                "n_train": pooled_train.num_attacked, "detector": str(folder)}
+                                "n_train": pooled_train.num_attacked, "detector": str(folder),
+                                **learning(folder)}
     for name, test in test_pairs.items():
         folder = out / "detectors" / name
         model, threshold = train_detector(train_pairs[name], layout, settings, folder,
                                           sources(train_sets[name]), calibration)
         report["methods"][name] = {**score(model, threshold, test, settings),
                                    "n_train": train_pairs[name].num_attacked,
-                                   "detector": str(folder)}
+                                   "detector": str(folder), **learning(folder)}
     atomic_write_json(out / "detect.json", report)
     return report
 
@@ -399,7 +414,8 @@ def markdown(report: dict[str, Any]) -> str:
              "alarms | pooled detector: AUC (95 % interval) |", "|---|---|---|---|---|"]
 
     def auc(r: dict[str, Any]) -> str:
-        return f"{r['auc']:.3f} ({r['auc_low']:.3f}–{r['auc_high']:.3f})"
+        learned = "" if r.get("learned", True) else ", did not learn"
+        return f"{r['auc']:.3f} ({r['auc_low']:.3f}–{r['auc_high']:.3f}{learned})"
 
     for name, r in report["methods"].items():
         p = report[POOLED][name]
