@@ -120,6 +120,23 @@ def test_a_detector_that_stays_at_chance_loss_is_marked_as_not_learned(report):
     assert "did not learn" in lines["| quiet"] and "did not learn" not in lines["| loud"]
 
 
+def test_more_trainings_only_while_none_has_learned(report, tmp_path, capsys):
+    """--max-restarts: the loud attack's detector learns at its first training and stops
+    there; the quiet one's never learns and takes every training allowed."""
+    _, _, train, test = report
+    settings = DetectorSettings(epochs=30, bootstrap=20, device="cpu", restarts=1,
+                                max_restarts=3)
+    r = run_detect(train, test, tmp_path / "out", settings)
+    tries = {name: json.loads((Path(row["detector"]) / "restarts.json").read_text())
+             for name, row in r["methods"].items()}
+    assert [t["seed"] for t in tries["loud"]] == [0]
+    assert [t["seed"] for t in tries["quiet"]] == [0, 1, 2]
+    assert not r["methods"]["quiet"]["learned"]
+    code = main(["detect", "--train", *train, "--test", *test, "--out", str(tmp_path / "x"),
+                 "--restarts", "3", "--max-restarts", "2"])
+    assert code == 2 and "--max-restarts must be ≥ 3, got 2" in capsys.readouterr().err
+
+
 def test_cli_prints_the_table_and_reuses_trained_detectors(report, capsys):
     tmp, r, train, test = report
     detector = tmp / "out" / "detectors" / "loud" / "model.safetensors"

@@ -20,9 +20,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
     at_least(args.epochs, 1, "--epochs")
     at_least(args.bootstrap, 1, "--bootstrap")
     at_least(args.restarts, 1, "--restarts")
+    if args.max_restarts is not None:
+        at_least(args.max_restarts, args.restarts, "--max-restarts")
     settings = DetectorSettings(model=args.model, cfg=parse_cfg(args.cfg), epochs=args.epochs,
                                 seed=args.seed, bootstrap=args.bootstrap, device=args.device,
-                                restarts=args.restarts, group=args.hold_out_group)
+                                restarts=args.restarts, max_restarts=args.max_restarts,
+                                group=args.hold_out_group)
     sizes = {kind: tuple(getattr(args, option)) for kind, option in SIZE_OPTIONS.items()
              if getattr(args, option) is not None}
     if args.squeeze is not None:
@@ -59,6 +62,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     det.add_argument("--restarts", type=int, default=3,
                      help="trainings per detector (seeds seed, seed + 1, ...); the one with "
                           "the lowest loss on held-out training samples is kept (default 3)")
+    det.add_argument("--max-restarts", type=int, default=None, metavar="N",
+                     help="more trainings, up to N in all, while none has learned (its "
+                          "held-out loss not 2 %% below ln 2, a 50/50 answer's; default: "
+                          "--restarts only)")
     det.add_argument("--bootstrap", type=int, default=1000,
                      help="bootstrap resamples of the AUC interval (default 1000)")
     det.add_argument("--hold-out-group", default=None, metavar="REGEX",

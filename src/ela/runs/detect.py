@@ -61,7 +61,9 @@ LEARNED_BELOW = 0.98
 class DetectorSettings:
     """How each detector is trained. model/cfg: backbone (`ela models`) and its options;
     val_share: share of the training samples held out to choose the best epoch and the
-    best of `restarts` trainings (by loss) and to set the threshold;
+    best of `restarts` trainings (by loss) and to set the threshold; max_restarts: more
+    trainings (further seeds), up to this many in all, while none has learned (`learning`;
+    None: `restarts` only);
     bootstrap: resamples of the interval; false_alarms: the clean share flagged for
     ``caught_at_5pct``; group: None holds out single samples; a regular expression whose
     first group, searched in each sample's name, is its group (e.g. ``s(\\d+)``, the subject
@@ -76,6 +78,7 @@ class DetectorSettings:
     seed: int = 0
     val_share: float = 0.2
     restarts: int = 3
+    max_restarts: int | None = None
     bootstrap: int = 1000
     false_alarms: float = 0.05
     device: str = "auto"
@@ -226,7 +229,9 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
     sequences, or without them of the held-out clean sequences (of all training clean
     sequences when none is held out), also written to ``threshold.json`` for `ela attack
     --guard`."""
-    fields = {k: v for k, v in asdict(settings).items() if k != "group"}
+    # max_restarts None trains what detectors trained before it existed: they stay reusable
+    fields = {k: v for k, v in asdict(settings).items()
+              if k != "group" and not (k == "max_restarts" and v is None)}
     spec = {"settings": {**fields,  # "auto" as what it means here
                          "device": str(loop.resolve_device(settings.device))},
             "sources": sources,
@@ -256,9 +261,10 @@ def train_detector(pairs: Pairs, layout: str, settings: DetectorSettings,
 
 def _fit(pairs: Pairs, val: np.ndarray, layout: str, settings: DetectorSettings,
          folder: Path) -> torch.nn.Module:
-    """Train `settings.restarts` detectors (seeds seed, seed + 1, ...) and keep the one
-    with the lowest held-out loss (training loss without held-out pairs): a detector
-    sometimes never leaves chance from its first steps, and only the training part decides."""
+    """Train `settings.restarts` detectors (seeds seed, seed + 1, ...), and more up to
+    `settings.max_restarts` while none has learned, and keep the one with the lowest
+    held-out loss (training loss without held-out pairs): a detector often never leaves
+    chance from its first steps, and only the training part decides."""
 
     def dataset(rows: np.ndarray) -> TensorDataset:
         return TensorDataset(torch.from_numpy(pairs.x[rows]),
@@ -269,7 +275,10 @@ def _fit(pairs: Pairs, val: np.ndarray, layout: str, settings: DetectorSettings,
     val_ds = dataset(np.flatnonzero(val)) if val.any() else None
     best: tuple[float, torch.nn.Module, list[dict[str, Any]]] | None = None
     tries = []
-    for seed in range(settings.seed, settings.seed + settings.restarts):
+    most = max(settings.restarts, settings.max_restarts or 0)
+    for seed in range(settings.seed, settings.seed + most):
+        if len(tries) >= settings.restarts and learned(best[0]):
+            break
         loop.seed_everything(seed)
         model = create_model(settings.model, layout, num_classes=2,
                              in_channels=pairs.x.shape[1], **settings.cfg)
@@ -290,11 +299,16 @@ def _fit(pairs: Pairs, val: np.ndarray, layout: str, settings: DetectorSettings,
     return model
 
 
+def learned(loss: float) -> bool:
+    """Whether a detector's held-out loss is below `LEARNED_BELOW` × ln 2 (chance)."""
+    return bool(loss < LEARNED_BELOW * math.log(2))
+
+
 def learning(folder: str | Path) -> dict[str, Any]:
     """``held_out_loss`` of the training a detector folder kept (the lowest of its
-    ``restarts.json``) and ``learned``: that loss below `LEARNED_BELOW` × ln 2."""
+    ``restarts.json``) and ``learned`` (`learned`)."""
     loss = min(t["loss"] for t in read_json(Path(folder) / RESTARTS_FILE))
-    return {"held_out_loss": loss, "learned": bool(loss < LEARNED_BELOW * math.log(2))}
+    return {"held_out_loss": loss, "learned": learned(loss)}
 
 
 def guard_threshold(folder: str | Path) -> float:
