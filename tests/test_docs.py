@@ -293,3 +293,17 @@ def test_python_page_shows_the_readme_example():
     page = (DOCS / "python.md").read_text()
     assert f"<!-- test:python -->\n```python\n{readme_block('python')}```" in page, (
         "docs/python.md's example differs from the README's")
+
+
+def test_the_scripts_earlier_defaults_are_elas():
+    """`EARLIER_CFG` of scripts/real_data.sh (what the defence and conf studies attack with)
+    sets exactly `ela.attacks.ela.EARLIER_DEFAULTS`, the options the defaults' change
+    moved, at their values before it."""
+    from ela.attacks.ela import EARLIER_DEFAULTS, ELA
+
+    text = (ROOT / "scripts" / "real_data.sh").read_text(encoding="utf-8")
+    words = " ".join(re.findall(r'^EARLIER_CFG="(?:\$EARLIER_CFG )?([^"]*)"', text, re.M))
+    cfg = {k: float(v) for k, v in (w.split("=") for w in words.split())}
+    assert cfg == EARLIER_DEFAULTS
+    defaults = ELA.options()
+    assert all(defaults[k] != v for k, v in EARLIER_DEFAULTS.items())

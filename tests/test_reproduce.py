@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ela.attacks.ela import EARLIER_DEFAULTS
 from ela.io import read
 from ela.runs.attack import run_attack
 from ela.runs.job import AttackJob
@@ -30,9 +31,8 @@ CW_THEN = {"c_init": 1.0, "search_steps": 5}
 SMART_THEN = {"normalise": "frame"}
 # ELA's schedule and extra terms when both ELA references were recorded (before the peak and
 # spread terms and the shorter schedule became the default)
-ELA_THEN = {"peak_weight": 0.0, "spread_weight": 0.0, "settle_iters": 150, "lr_decay": 0.98,
-            "accel_weight": 0.0, "turn_peak_weight": 0.0, "turn_peak_sharpness": 50.0,
-            "still_weight": 0.0, "gamma_growth": 1.0}
+ELA_THEN = {**EARLIER_DEFAULTS, "peak_weight": 0.0, "spread_weight": 0.0, "settle_iters": 150,
+            "lr_decay": 0.98}
 CELLS = {"ela": ("ela", {**ELA_THEN, **PAPER_D}), "cw": ("cw", CW_THEN),
          "smart": ("smart", SMART_THEN),
          "ela_default": ("ela", ELA_THEN)}

@@ -88,6 +88,10 @@ from ela.skeleton.features import parent_distances, with_bone_lengths
 PAPER_D = {"turn_weight": 0.0, "shift_weight": 0.0, "velocity": False, "peak_weight": 0.0,
            "spread_weight": 0.0, "accel_weight": 0.0, "turn_peak_weight": 0.0,
            "still_weight": 0.0}
+# the options whose defaults `scripts/choose_defaults.py`'s choice changed, at their values
+# before it (`EARLIER_CFG` of `scripts/real_data.sh`): what older tables were measured with
+EARLIER_DEFAULTS = {"spread_weight": 100.0, "accel_weight": 0.0, "turn_peak_weight": 0.0,
+                    "turn_peak_sharpness": 50.0, "still_weight": 0.0, "gamma_growth": 1.0}
 
 
 class ELA(Attack):

@@ -428,7 +428,7 @@ def markdown(report: dict[str, Any]) -> str:
              "alarms | pooled detector: AUC (95 % interval) |", "|---|---|---|---|---|"]
 
     def auc(r: dict[str, Any]) -> str:
-        learned = "" if r.get("learned", True) else ", did not learn"
+        learned = "" if r["learned"] else ", did not learn"
         return f"{r['auc']:.3f} ({r['auc_low']:.3f}–{r['auc_high']:.3f}{learned})"
 
     for name, r in report["methods"].items():

@@ -21,7 +21,7 @@ penalised rather than preferred. L and the outer loss are
   start, which would add frame-to-frame noise that no penalty can take back), ``adv_steps``
   steps along the gradient itself, not its sign, of CE(f(x'), y) − w · D(x', x), where D is
   ELA's dynamic distance with the terms and weights the ``dynamic`` defences were chosen
-  with (`DYNAMIC_DISTANCE`: bone length, bone angle and velocity changes, bone turn, centre
+  with (ELA's `EARLIER_DEFAULTS`: bone length, bone angle and velocity changes, bone turn, centre
   shift, the peak and the spread of the joint displacement; `ela.attacks.ela.ELA`) and w =
   ``adv_bone_weight``; each step moves a sample by ``adv_eps`` / ``adv_steps`` metres
   root-mean-square over its valid coordinates, so the
@@ -56,7 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ela.attacks.distances import DynamicDistance
-from ela.attacks.ela import ELA
+from ela.attacks.ela import EARLIER_DEFAULTS, ELA
 from ela.errors import ElaError
 from ela.skeleton import Layout
 from ela.skeleton.features import bone_lengths, valid_mask
@@ -122,17 +122,11 @@ def perturb(x: torch.Tensor, lengths: torch.Tensor | None,
     return x_adv.detach()
 
 
-# ELA's options that differ from its current defaults where ``dynamic``'s D was measured and
-# its defences chosen (docs/robustness.md#defences): ELA's earlier defaults, pinned so that a
-# retrained defence is the one the tables report.
-DYNAMIC_DISTANCE = {"spread_weight": 100.0, "accel_weight": 0.0, "turn_peak_weight": 0.0,
-                    "turn_peak_sharpness": 50.0, "still_weight": 0.0}
-
-
 def default_distance(model: nn.Module) -> DynamicDistance:
-    """``dynamic``'s D: ELA's dynamic distance with `DYNAMIC_DISTANCE`, on the model's
-    layout."""
-    return ELA(model, **DYNAMIC_DISTANCE).distance
+    """``dynamic``'s D: ELA's dynamic distance at ELA's `EARLIER_DEFAULTS`, on the model's
+    layout: the D its defences were chosen with (docs/robustness.md#defences), pinned so
+    that a retrained defence is the one the tables report."""
+    return ELA(model, **EARLIER_DEFAULTS).distance
 
 
 def penalty(method: str, model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
