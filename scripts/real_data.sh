@@ -318,6 +318,47 @@ for step in $STEPS; do
             "${HOLD[@]}" --calibrate "$OUT/$R/val/pgd" --out "$OUT/$R/detect_all_$m" \
             --device "$DEVICE" > "$OUT/$R/detect_all_$m.md"
       done ;;
+    detect-highpass-msr|detect-highpass-bandai2)
+      # After detect-*: the same detectors (per attack, pooled, and ELA's variants), each an
+      # hcn reading the joints beside their fast part (`--model highpass`: x minus its
+      # Gaussian low-pass, σ 1 frame, in cm), trained and scored on the same folders; and
+      # ELA with a heavier acceleration term (accel_weight 100 and 1000; default 10) as two
+      # more variants: a smoother change, judged the same way
+      ds=${step#detect-highpass-}; attack_data $ds; R=detect_$ds
+      case $ds in
+        msr) HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
+        bandai2) HOLD=(); judge=detect ;;
+      esac
+      [ -f "$OUT/$R/val/pgd/summary.json" ] || { echo "$step needs the detect-$ds step" >&2; exit 2; }
+      A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64 --method ela"
+      for w in 100 1000; do
+        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
+          attack $R/train/ela_accel$w $A --part train --samples ${TRAIN_SAMPLES:-64} \
+            --cfg accel_weight=$w
+          attack $R/test/ela_accel$w $A --samples ${SAMPLES:-32} --cfg accel_weight=$w"
+      done
+      wait
+      HP=(--model highpass "${HOLD[@]}" --calibrate "$OUT/$R/val/pgd" --device "$DEVICE")
+      [ -f "$OUT/$R/${judge}_highpass/detect.json" ] ||
+        $ELA detect --train "$OUT"/$R/train/{ela,cw,smart,pgd} \
+          --test "$OUT"/$R/test/{ela,cw,smart,pgd} "${HP[@]}" --out "$OUT/$R/${judge}_highpass" \
+          > "$OUT/$R/${judge}_highpass.md"
+      TRAIN=(); TEST=()
+      for v in ela_earlier ela_smooth ela_accel100 ela_accel1000; do
+        TRAIN+=("$v=$OUT/$R/train/$v"); TEST+=("$v=$OUT/$R/test/$v")
+      done
+      [ -f "$OUT/$R/${judge}_highpass_variants/detect.json" ] ||
+        $ELA detect --train "${TRAIN[@]}" --test "${TEST[@]}" \
+          "${HP[@]}" --out "$OUT/$R/${judge}_highpass_variants" \
+          > "$OUT/$R/${judge}_highpass_variants.md"
+      $PY scripts/distance_table.py "ELA=$OUT/$R/test/ela" \
+        "ELA, accel_weight 100=$OUT/$R/test/ela_accel100" \
+        "ELA, accel_weight 1000=$OUT/$R/test/ela_accel1000" "C&W=$OUT/$R/test/cw" \
+        "SMART=$OUT/$R/test/smart" > "$OUT/$R/distance_accel.md"
+      # where in time each change lives (its energy in the slowest DCT frequencies)
+      $PY scripts/change_spectrum.py \
+        "$OUT"/$R/test/{ela,ela_earlier,ela_smooth,ela_accel100,ela_accel1000,cw,smart,pgd} \
+        > "$OUT/$R/spectrum.md" ;;
     defaults-msr|defaults-bandai2)
       # Issue 20, item 4: the grid again with the final defaults. ELA (E as in detect-*),
       # C&W and SMART at their defaults, and ELA at its earlier defaults (EARLIER_CFG), on the

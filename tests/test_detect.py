@@ -273,3 +273,21 @@ def test_score_detector_reproduces_the_pooled_scores_of_detect(report, monkeypat
         mine = written[Path(folder).name]
         assert mine["caught_at_threshold"] == pytest.approx(pooled["caught_at_threshold"])
         assert mine["caught_low"] <= mine["caught_at_threshold"] <= mine["caught_high"]
+
+
+def test_the_change_spectrum_puts_a_drift_low_and_a_jitter_high(report):
+    """scripts/change_spectrum.py: a slow half-cosine lands in the slowest frequencies, an
+    alternating ±1 in the upper half; the loud noise of the fixture spreads over the band."""
+    spec = script("change_spectrum")
+    t = np.arange(T)
+    drift = np.broadcast_to(np.cos(np.pi * (t + 0.5) / T)[None, :, None, None], (3, T, 2, 1))
+    jitter = np.broadcast_to(((-1.0) ** t)[None, :, None, None], (3, T, 2, 1))
+    assert spec.energy_shares(drift, 4) == pytest.approx((1.0, 0.0), abs=1e-9)
+    low, high = spec.energy_shares(jitter, 4)
+    assert low < 0.05 and high > 0.9
+    assert np.isnan(spec.energy_shares(np.zeros((3, T, 2, 1)), 4)[0])
+    tmp = report[0]
+    method, n, rms, low, high = spec.spectrum(str(tmp / "train_loud"), 4)
+    assert (method, n) == ("cw", 24)
+    assert rms == pytest.approx(1000 * 0.05 * np.sqrt(3), rel=0.1)  # 5 cm per coordinate
+    assert 0.15 < low < 0.35 and 0.4 < high < 0.6  # white noise: a share per frequency

@@ -56,7 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="attack folders of the run's test part, one detector each name")
     det.add_argument("--out", required=True,
                      help="folder for detect.json and the detectors' run folders")
-    det.add_argument("--model", default="hcn", help="detector backbone (default hcn)")
+    det.add_argument("--model", default="hcn",
+                     help="detector backbone (default hcn; highpass: a backbone, hcn unless "
+                          "--cfg backbone=..., on the joints and their fast part, x minus "
+                          "its low-pass along time)")
     det.add_argument("--cfg", nargs="*", metavar="KEY=VALUE", help="backbone options")
     det.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     det.add_argument("--restarts", type=int, default=3,

@@ -4,6 +4,7 @@ from ela.models import (
     agcn,
     cnn,
     hcn,
+    highpass,
     multimodal,
     proxemo,
     recurrent,
@@ -14,5 +15,5 @@ from ela.models import (
     stgcn,
 )
 
-MODULES = (agcn, cnn, hcn, multimodal, proxemo, recurrent, sgn, smacn, squeeze, sstgcn,
+MODULES = (agcn, cnn, hcn, highpass, multimodal, proxemo, recurrent, sgn, smacn, squeeze, sstgcn,
            stgcn)
