@@ -291,3 +291,13 @@ def test_the_change_spectrum_puts_a_drift_low_and_a_jitter_high(report):
     assert (method, n) == ("cw", 24)
     assert rms == pytest.approx(1000 * 0.05 * np.sqrt(3), rel=0.1)  # 5 cm per coordinate
     assert 0.15 < low < 0.35 and 0.4 < high < 0.6  # white noise: a share per frequency
+
+
+def test_one_method_trains_one_detector(report, tmp_path):
+    """With a single training name its detector and the pooled one would be the same
+    training (same pairs, same seeds): it is made once and reported for both."""
+    _, _, train, test = report
+    settings = DetectorSettings(epochs=5, bootstrap=20, device="cpu", restarts=1)
+    r = run_detect(train[:1], test[:1], tmp_path / "out", settings)
+    assert sorted(p.name for p in (tmp_path / "out" / "detectors").iterdir()) == ["pooled"]
+    assert r["methods"]["loud"] == r["pooled"]["loud"]

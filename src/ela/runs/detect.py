@@ -7,7 +7,7 @@ successful adversarial sequence counts as "attacked" and its clean sequence as "
 both classes hold the same motions and the detector can only learn the change itself.
 
 Per attack method one detector is trained on that method's folders, and one more on all of
-them pooled; each is scored by ROC-AUC (0.5: cannot tell; 1: always tells) with a
+them pooled (with a single method the two are the same training, made once); each is scored by ROC-AUC (0.5: cannot tell; 1: always tells) with a
 percentile-bootstrap interval over test pairs (a clean sequence and its attacked copy are
 drawn together), and by the share of attacked sequences caught when 5 % of clean ones are
 flagged. A lower AUC means fewer traces a model can learn: the nearest objective stand-in
@@ -410,6 +410,9 @@ def run_detect(train_specs: list[str], test_specs: list[str], out: str | Path,
                                 "n_train": pooled_train.num_attacked, "detector": str(folder),
                                 **learning(folder)}
     for name, test in test_pairs.items():
+        if len(train_sets) == 1:  # the same pairs and seeds: the pooled detector is its own
+            report["methods"][name] = dict(report[POOLED][name])
+            continue
         folder = out / "detectors" / name
         model, threshold = train_detector(train_pairs[name], layout, settings, folder,
                                           sources(train_sets[name]), calibration)
