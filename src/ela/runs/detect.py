@@ -7,14 +7,14 @@ successful adversarial sequence counts as "attacked" and its clean sequence as "
 both classes hold the same motions and the detector can only learn the change itself.
 
 Per attack method one detector is trained on that method's folders, and one more on all of
-them pooled (with a single method the two are the same training, made once); each is scored by ROC-AUC (0.5: cannot tell; 1: always tells) with a
-percentile-bootstrap interval over test pairs (a clean sequence and its attacked copy are
-drawn together), and by the share of attacked sequences caught when 5 % of clean ones are
-flagged. A lower AUC means fewer traces a model can learn: the nearest objective stand-in
-for "a person cannot tell" that needs no user study. Each detector's threshold (its
-``threshold.json``, what a guard flags above) is set for 5 % false alarms on clean
-sequences: those of validation-part attack folders when given (`calibration_set`), else
-the held-out training pairs'.
+them pooled (with a single method the two are the same training, made once); each is scored
+by ROC-AUC (0.5: cannot tell; 1: always tells) with a percentile-bootstrap interval over
+test pairs (a clean sequence and its attacked copy are drawn together), and by the share of
+attacked sequences caught when 5 % of clean ones are flagged. A lower AUC means fewer traces
+a model can learn: the nearest objective stand-in for "a person cannot tell" that needs no
+user study. Each detector's threshold (its ``threshold.json``, what a guard flags above) is
+set for 5 % false alarms on clean sequences: those of validation-part attack folders when
+given (`calibration_set`), else the held-out training pairs'.
 
 ``OUT/detect.json`` holds, per method, ``auc``, ``auc_low``, ``auc_high``,
 ``caught_at_5pct``, ``n_train``, ``n_test`` (attacked sequences), ``detector`` (its run
