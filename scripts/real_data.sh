@@ -300,8 +300,8 @@ for step in $STEPS; do
       # For each attack of ALL_METHODS (default ELA and SMART, whose detect-step detectors
       # did not learn): its detector on the same 64 attacks with up to 8 trainings while
       # none learns (detect_retry_*), and one trained on the attack of EVERY training sample
-      # hcn classifies correctly (detect_all_*), held out as in detect-*, tested on the
-      # detect step's 32 test samples
+      # hcn classifies correctly (detect_all_*; with --model highpass detect_all_highpass_*),
+      # held out as in detect-*, tested on the detect step's 32 test samples
       ds=${step#detect-all-}; attack_data $ds; R=detect_$ds
       case $ds in msr) HOLD=(--hold-out-group 's(\d+)') ;; bandai2) HOLD=() ;; esac
       [ -f "$OUT/$R/val/pgd/summary.json" ] || { echo "$step needs the detect-$ds step" >&2; exit 2; }
@@ -317,6 +317,12 @@ for step in $STEPS; do
           $ELA detect --train "$m=$OUT/$R/train_all/$m" --test "$m=$OUT/$R/test/$m" \
             "${HOLD[@]}" --calibrate "$OUT/$R/val/pgd" --out "$OUT/$R/detect_all_$m" \
             --device "$DEVICE" > "$OUT/$R/detect_all_$m.md"
+        # and the same with the detector of the fast part (detect-highpass-*)
+        [ -f "$OUT/$R/detect_all_highpass_$m/detect.json" ] ||
+          $ELA detect --train "$m=$OUT/$R/train_all/$m" --test "$m=$OUT/$R/test/$m" \
+            "${HOLD[@]}" --calibrate "$OUT/$R/val/pgd" --model highpass \
+            --out "$OUT/$R/detect_all_highpass_$m" --device "$DEVICE" \
+            > "$OUT/$R/detect_all_highpass_$m.md"
       done ;;
     detect-highpass-msr|detect-highpass-bandai2)
       # After detect-*: the same detectors (per attack, pooled, and ELA's variants), each an
