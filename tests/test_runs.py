@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,13 +200,14 @@ def test_an_adaptive_attack_passes_the_guard_and_a_card_says_so(action_run, demo
                  "--out", str(tmp_path / "detect"), "--epochs", "3", "--bootstrap", "20",
                  "--restarts", "2",
                  "--device", "cpu"]) == 0
-    guard = tmp_path / "detect" / "detectors" / "pgd"
+    report = json.loads((tmp_path / "detect" / "detect.json").read_text())["methods"]["pgd"]
+    guard = Path(report["detector"])  # one method: its detector is the pooled one
+    assert guard.name == "pooled"
     tries = json.loads((guard / "restarts.json").read_text())
     assert [t["seed"] for t in tries] == [0, 1]  # two trainings, the one kept is the best
     kept = json.loads((guard / "history.json").read_text())
     assert min(r["val_loss"] for r in kept) == pytest.approx(min(t["loss"] for t in tries))
     threshold = guard_threshold(guard)
-    report = json.loads((tmp_path / "detect" / "detect.json").read_text())["methods"]["pgd"]
     assert report["threshold"] == pytest.approx(threshold)
     assert 0 <= report["caught_at_threshold"] <= 1
     out = tmp_path / "adaptive"
