@@ -80,6 +80,15 @@ attack_data() {  # attack_data DS: D, the attack options of dataset DS (msr, ban
   [ -f "$OUT/$emo/metrics.json" ] || emo=emotion_cnn
 }
 
+detect_hold() {  # detect_hold DS: HOLD, how `ela detect` holds out training samples on DS,
+  # and judge, the detect step's folder name: MSR's names carry the subject (aXX_sYY_eZZ),
+  # so its detectors hold out a subject; Bandai-2's do not, so its hold out samples
+  case $1 in
+    msr) HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
+    bandai2) HOLD=(); judge=detect ;;
+  esac
+}
+
 bg() {  # run a command in the background with PARALLEL=1, else now
   if [ "${PARALLEL:-0}" = 1 ]; then "$@" & else "$@"; fi
 }
@@ -225,10 +234,7 @@ for step in $STEPS; do
       # so its detectors hold out samples. Every threshold is set on the clean sequences of
       # the validation part (clips no model here trained on).
       ds=${step#detect-}; attack_data $ds
-      case $ds in
-        msr) HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
-        bandai2) HOLD=(); judge=detect ;;
-      esac
+      detect_hold $ds
       R=detect_$ds; A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64"
       for m in ela cw smart pgd; do
         bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
@@ -303,7 +309,7 @@ for step in $STEPS; do
       # hcn classifies correctly (detect_all_*; with --model highpass detect_all_highpass_*),
       # held out as in detect-*, tested on the detect step's 32 test samples
       ds=${step#detect-all-}; attack_data $ds; R=detect_$ds
-      case $ds in msr) HOLD=(--hold-out-group 's(\d+)') ;; bandai2) HOLD=() ;; esac
+      detect_hold $ds
       [ -f "$OUT/$R/val/pgd/summary.json" ] || { echo "$step needs the detect-$ds step" >&2; exit 2; }
       A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64 --part train --samples 1000"
       for m in ${ALL_METHODS:-ela smart}; do bg attack $R/train_all/$m $A --method $m; done
@@ -331,10 +337,7 @@ for step in $STEPS; do
       # ELA with a heavier acceleration term (accel_weight 100 and 1000; default 10) as two
       # more variants: a smoother change, judged the same way
       ds=${step#detect-highpass-}; attack_data $ds; R=detect_$ds
-      case $ds in
-        msr) HOLD=(--hold-out-group 's(\d+)'); judge=detect_by_subject ;;
-        bandai2) HOLD=(); judge=detect ;;
-      esac
+      detect_hold $ds
       [ -f "$OUT/$R/val/pgd/summary.json" ] || { echo "$step needs the detect-$ds step" >&2; exit 2; }
       A="$OUT/${ds}_hcn $D --emotion $OUT/$emo --batch-size 64 --method ela"
       for w in 100 1000; do
