@@ -150,14 +150,15 @@ def markdown(result: dict[str, Any]) -> str:
     for name, r in result["candidates"].items():
         c = r["train_config"]
         how = c.get("adversarial") or "plain"
-        if how in ("pgd", "trades"):
+        method = how
+        if method in ("pgd", "trades"):
             how += f" ε {100 * c['adv_eps']:g} cm"
-        if how.startswith("trades"):
-            how += f" β {c['trades_beta']:g}"
-        if how == "rotation":
+        if method == "rotation":
             how += f" {c['adv_angle']:g}°"
-        if how == "dynamic":
+        if method.startswith("dynamic"):
             how += f" RMS {100 * c['adv_eps']:g} cm w {c['adv_bone_weight']:g}"
+        if method.endswith("trades"):
+            how += f" β {c['trades_beta']:g}"
         e, p = r["ela"], r["pgd"]
         mark = ("← chosen" if name == result["chosen"]
                 else "plain" if name == "plain" else "" if r["eligible"] else "not eligible")

@@ -127,7 +127,7 @@ def test_rotation_attack_stays_within_its_angle_keeps_lengths_and_padding():
         rotation_perturb(x[:, :2], lengths, lambda a: a.sum(), layout, 10.0, 1)
 
 
-@pytest.mark.parametrize("method", ["pgd", "trades", "dynamic", "rotation"])
+@pytest.mark.parametrize("method", ["pgd", "trades", "dynamic", "dynamic-trades", "rotation"])
 def test_objectives_give_a_finite_loss_and_train_mode(method):
     x, lengths, layout = _batch()
     model = create_model("hcn", layout, 2, width=0.25)
@@ -137,6 +137,34 @@ def test_objectives_give_a_finite_loss_and_train_mode(method):
     assert torch.isfinite(loss) and logits.shape == (4, 2) and model.training
     loss.backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_dynamic_trades_is_trades_loss_on_the_dynamic_attack():
+    """dynamic-trades trains on CE(f(x), y) + β · KL(f(x) ‖ f(x')) with x' the batch that
+    dynamic's inner attack (cross-entropy less D, from the clean start) makes; dynamic
+    itself trains on f(x') alone."""
+    from ela.training.adversarial import kl_to, training_attack
+
+    x, lengths, layout = _batch()
+    model = create_model("hcn", layout, 2, width=0.25, dropout=0.0)  # same logits each pass
+    y = torch.tensor([0, 1, 0, 1])
+    model.eval()
+    x_adv = training_attack("dynamic", model, x, y, lengths, 0.02, 2, 1.0)
+    model.train()
+    with torch.no_grad():
+        logits = model(x)
+        want = (F.cross_entropy(logits, y)
+                + 3.0 * kl_to(F.log_softmax(logits, dim=1), model(x_adv), "batchmean"))
+        plain = F.cross_entropy(model(x_adv), y)
+        assert not torch.allclose(want, plain)
+        for method, expected, clean_logits in (("dynamic-trades", want, logits),
+                                               ("dynamic", plain, None)):
+            objective = adversarial_objective(method, 0.02, 2, 1.0, 3.0, F.cross_entropy)
+            with torch.enable_grad():
+                loss, out = objective(model, x, y, lengths)
+            torch.testing.assert_close(loss, expected)
+            if clean_logits is not None:
+                torch.testing.assert_close(out, clean_logits)
 
 
 def test_trades_gradient_stays_finite_for_a_confident_model():

@@ -184,19 +184,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="validation score that picks the best epoch (default "
                             f"{TRAIN_DEFAULTS.monitor})")
     train.add_argument("--adversarial", default=None,
-                       choices=["pgd", "trades", "dynamic", "rotation", "recommended"],
+                       choices=["pgd", "trades", "dynamic", "dynamic-trades", "rotation",
+                                "recommended"],
                        help="adversarial training: pgd (Madry: train on attacked batches) or "
                             "trades (clean loss + β·KL to the attacked batch), attacks in an "
                             "l∞ ball of --adv-eps metres with a bone-length penalty; dynamic: "
                             "gradient steps from the clean sequence on the loss less ELA's "
-                            "dynamic distance, --adv-eps metres RMS; rotation: "
+                            "dynamic distance, --adv-eps metres RMS; dynamic-trades: that "
+                            "attack with trades' loss; rotation: "
                             "train on batches whose bones turn smoothly, at most --adv-angle "
                             "degrees, lengths kept; recommended: the defence chosen for the "
                             "model on MSR (hcn, sgn; hcn's for other models; "
                             "docs/robustness.md#defences), every setting included")
     train.add_argument("--adv-eps", type=float, default=None,
                        help=f"budget of the training attack in metres: l∞ (pgd, trades), "
-                            f"root-mean-square (dynamic) (default "
+                            f"root-mean-square (dynamic, dynamic-trades) (default "
                             f"{TRAIN_DEFAULTS.adv_eps:g})")
     train.add_argument("--adv-steps", type=int, default=None,
                        help=f"steps of the training attack per batch (default "

@@ -1,5 +1,5 @@
 """Adversarial training under a perceptual bound suited to skeletons (``ela train
---adversarial pgd|trades|dynamic|rotation``).
+--adversarial pgd|trades|dynamic|dynamic-trades|rotation``).
 
 Each training batch is attacked before the weights are updated. The attack of ``pgd`` and
 ``trades`` is a few sign-gradient steps (PGD with a random start, Madry et al. 2018)
@@ -30,6 +30,11 @@ penalised rather than preferred. L and the outer loss are
   0.99 % and D 0.65 (2 cm: 34 %, 2.3 %, 1.8), where PGD at 2 cm fools 11.5 % with ΔB/B
   11 % and D 4.9: the l∞ ball's random start and sign steps are frame-to-frame noise.
   The model trains on x' as in ``pgd``;
+- ``dynamic-trades``: ``dynamic``'s inner attack (the same x') with TRADES' outer loss,
+  CE(f(x), y) + β · KL(f(x) ‖ f(x')): the clean batch keeps its own term, so a budget
+  large enough to move the model (RMS 4-6 cm; docs/robustness.md#defences) need not cost
+  clean accuracy. The inner attack keeps dynamic's cross-entropy: TRADES' KL has no
+  gradient at the clean start that dynamic's path takes;
 - ``rotation``: a perceptual inner attack in a smaller space. ELA's changes are not l∞
   noise: bones keep their lengths and limbs turn, smoothly over the clip. This attack
   searches that space: every bone turns about its parent joint by a rotation vector that
@@ -61,7 +66,11 @@ from ela.errors import ElaError
 from ela.skeleton import Layout
 from ela.skeleton.features import bone_lengths, valid_mask
 
-METHODS = ("pgd", "trades", "dynamic", "rotation")
+METHODS = ("pgd", "trades", "dynamic", "dynamic-trades", "rotation")
+DYNAMIC = ("dynamic", "dynamic-trades")
+"""The methods whose inner attack takes ELA's path (`dynamic_perturb`, penalty D)."""
+TRADES = ("trades", "dynamic-trades")
+"""The methods trained on CE(f(x), y) + β · KL(f(x) ‖ f(x'))."""
 ROTATION_COMPONENTS = 3
 
 RECOMMENDED: dict[str, dict[str, Any]] = {
@@ -132,10 +141,10 @@ def default_distance(model: nn.Module) -> DynamicDistance:
 def penalty(method: str, model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None,
             weight: float, distance: DynamicDistance | None = None
             ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """x' -> the scalar penalty of the ``pgd``/``trades`` (weight · ΔB/B) or ``dynamic``
-    (weight · D, `distance` or else `default_distance`) training attack, summed over the
-    batch x (N, C, T, V, M)."""
-    if method == "dynamic":
+    """x' -> the scalar penalty of the ``pgd``/``trades`` (weight · ΔB/B) or ``dynamic``/
+    ``dynamic-trades`` (weight · D, `distance` or else `default_distance`) training attack,
+    summed over the batch x (N, C, T, V, M)."""
+    if method in DYNAMIC:
         distance = distance or default_distance(model)
         ref = distance.reference(x, lengths)
         return lambda x_adv: weight * distance(x_adv, ref).sum()
@@ -240,7 +249,7 @@ def training_attack(method: str, model: nn.Module, x: torch.Tensor, y: torch.Ten
                     ) -> torch.Tensor:
     """The attacked batch x' (N, C, T, V, M) that `method` (one of `METHODS`; module doc)
     trains on, for the batch x with labels y (N,) and valid lengths (N,) or None. Run it
-    with the model in eval mode. eps: l∞ budget of pgd/trades, RMS budget of dynamic, in
+    with the model in eval mode. eps: l∞ budget of pgd/trades, RMS budget of `DYNAMIC`, in
     metres; angle: rotation's budget in degrees; bone_weight: the penalty's weight;
     distance: dynamic's D, made once by the caller (default: `default_distance`)."""
     if method not in METHODS:
@@ -257,7 +266,7 @@ def training_attack(method: str, model: nn.Module, x: torch.Tensor, y: torch.Ten
     if method == "rotation":
         return rotation_perturb(x, lengths, inner, model.layout, angle, steps)
     cost = penalty(method, model, x, lengths, bone_weight, distance)
-    attack = dynamic_perturb if method == "dynamic" else perturb
+    attack = dynamic_perturb if method in DYNAMIC else perturb
     return attack(x, lengths, lambda x_adv: inner(x_adv) - cost(x_adv), eps, steps)
 
 
@@ -277,12 +286,12 @@ def adversarial_objective(method: str, eps: float, steps: int, bone_weight: floa
             raise ElaError("adversarial training needs a skeleton model whose input is one "
                            "(N, C, T, V, M) tensor; multimodal models are not supported")
         model.eval()
-        if method == "dynamic" and id(model) not in distances:
+        if method in DYNAMIC and id(model) not in distances:
             distances[id(model)] = default_distance(model)
         x_adv = training_attack(method, model, x, y, lengths, eps, steps, bone_weight, angle,
                                 distances.get(id(model)))
         model.train()
-        if method != "trades":
+        if method not in TRADES:
             logits = model(x_adv)
             return loss_fn(logits, y), logits
         logits = model(x)

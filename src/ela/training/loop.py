@@ -75,8 +75,9 @@ class TrainConfig:
     adversarial: None, or "pgd" / "trades" to train on attacked batches under an l∞ budget
     of adv_eps metres with adv_steps steps and the bone-length penalty adv_bone_weight
     (`ela.training.adversarial`); "dynamic": gradient steps from the clean batch on the
-    loss less adv_bone_weight × ELA's dynamic distance, adv_eps metres RMS; trades_beta
-    weighs TRADES' robustness term; "rotation" attacks by turning bones smoothly over the
+    loss less adv_bone_weight × ELA's dynamic distance, adv_eps metres RMS;
+    "dynamic-trades": that attack with TRADES' loss; trades_beta weighs TRADES' robustness
+    term; "rotation" attacks by turning bones smoothly over the
     clip, at most adv_angle degrees.
     """
 
