@@ -12,35 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import script
+from conftest import NOISE_FRAMES, noise_attack, script
 from ela.cli import main
-from ela.data.demo import demo_dataset
 from ela.errors import ElaError
 from ela.runs.detect import LEARNED_BELOW, DetectorSettings, markdown, run_detect
 from ela.training.checkpoint import load
 from ela.training.metrics import bootstrap_interval, roc_auc, true_positive_rate_at
 
-T = 16
-
-
-def _clean(n: int, seed: int) -> np.ndarray:
-    data = demo_dataset(n_per_class=n // 2, frames=T, actions=("walk", "wave"), seed=seed)
-    return np.stack([s.data for s in data.samples[:n]]).astype(np.float32)
-
-
-def write_attack(folder, method: str, noise: float, seed: int, n: int = 24):
-    """An attack folder whose every sample is fooled by adding Gaussian noise of `noise`
-    metres to every joint of every frame."""
-    folder.mkdir(parents=True)
-    clean = _clean(n, seed)
-    rng = np.random.default_rng(seed)
-    adv = clean + rng.normal(0.0, noise, clean.shape).astype(np.float32)
-    np.savez(folder / "adversarial.npz", clean=clean, adversarial=adv, lengths=np.full(n, T),
-             labels=np.zeros(n, int), clean_pred=np.zeros(n, int), adv_pred=np.ones(n, int),
-             success=np.ones(n, bool), indices=np.arange(n), layout=np.array("ntu25"),
-             classes=np.array(["a", "b"]))
-    (folder / "summary.json").write_text(json.dumps({"method": method, "model": "hcn", "n": n}))
-    return str(folder)
+T = NOISE_FRAMES
 
 
 def test_roc_auc_is_the_share_of_correctly_ordered_pairs():
@@ -82,10 +61,10 @@ def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_data():
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("detect")
-    train = [f"loud={write_attack(tmp / 'train_loud', 'cw', 0.05, 1)}",
-             f"quiet={write_attack(tmp / 'train_quiet', 'ela', 1e-5, 2)}"]
-    test = [f"loud={write_attack(tmp / 'test_loud', 'cw', 0.05, 3)}",
-            f"quiet={write_attack(tmp / 'test_quiet', 'ela', 1e-5, 4)}"]
+    train = [f"loud={noise_attack(tmp / 'train_loud', 'cw', 0.05, 1)}",
+             f"quiet={noise_attack(tmp / 'train_quiet', 'ela', 1e-5, 2)}"]
+    test = [f"loud={noise_attack(tmp / 'test_loud', 'cw', 0.05, 3)}",
+            f"quiet={noise_attack(tmp / 'test_quiet', 'ela', 1e-5, 4)}"]
     settings = DetectorSettings(epochs=30, bootstrap=200, device="cpu", restarts=1)
     return tmp, run_detect(train, test, tmp / "out", settings), train, test
 
@@ -156,7 +135,7 @@ def test_a_test_folder_without_a_training_folder_is_refused(report, tmp_path):
     with pytest.raises(ElaError, match="no training-part attack folder for other"):
         run_detect(train, [*test, test[0].replace("loud=", "other=")], tmp_path)
     odd = tmp_path / "odd"
-    write_attack(odd, "cw", 0.05, 5)
+    noise_attack(odd, "cw", 0.05, 5)
     with np.load(odd / "adversarial.npz") as f:
         arrays = dict(f)
     for key in ("clean", "adversarial"):
@@ -174,7 +153,7 @@ def test_validation_sequences_set_the_threshold_when_given(report, tmp_path):
     from ela.viz.load import load_attack
 
     tmp, _, train, test = report
-    val = write_attack(tmp_path / "val", "cw", 0.05, 8)
+    val = noise_attack(tmp_path / "val", "cw", 0.05, 8)
     settings = DetectorSettings(epochs=3, bootstrap=50, device="cpu", restarts=1)
     r = run_detect(train, test, tmp_path / "out", settings, calibrate=[val])
     clean = load_attack(val).clean
@@ -186,7 +165,7 @@ def test_validation_sequences_set_the_threshold_when_given(report, tmp_path):
         assert saved["calibrated_on"] == f"24 clean sequences of {val}"
     assert r["calibrated_on"] == f"24 clean sequences of {val}"
     rows = "index,name\n" + "".join(f"{i},a01_s01_e{i:02d}\n" for i in range(24))
-    named = [write_attack(tmp_path / f"named_{m}", m, 0.05, seed)
+    named = [noise_attack(tmp_path / f"named_{m}", m, 0.05, seed)
              for m, seed in (("cw", 9), ("val", 10))]
     for folder in named:
         (Path(folder) / "samples.csv").write_text(rows)
@@ -200,7 +179,7 @@ def test_held_out_pairs_share_no_clean_sequence_with_training(tmp_path):
     from ela.runs.detect import held_out, pairs_of
     from ela.viz.load import load_attack
 
-    folders = [load_attack(write_attack(tmp_path / m, m, 0.01, 7)) for m in ("ela", "cw")]
+    folders = [load_attack(noise_attack(tmp_path / m, m, 0.01, 7)) for m in ("ela", "cw")]
     pairs = pairs_of(folders)
     val = held_out(pairs, DetectorSettings(val_share=0.25))
     assert 0 < val.mean() < 0.5
@@ -216,7 +195,7 @@ def test_a_group_hold_out_holds_out_whole_subjects(tmp_path):
 
     folders = []
     for m in ("ela", "cw"):
-        folder = Path(write_attack(tmp_path / m, m, 0.01, 7))
+        folder = Path(noise_attack(tmp_path / m, m, 0.01, 7))
         rows = "".join(f"{i},a01_s{i % 4 + 1:02d}_e01\n" for i in range(24))
         (folder / "samples.csv").write_text("index,name\n" + rows)
         folders.append(load_attack(folder))

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import NOISE_FRAMES, noise_attack
 from ela.errors import ElaError
 from ela.models import create_model, list_models
 from ela.models.highpass import HighPass
 from ela.models.squeeze import gaussian_kernel
 from ela.runs.detect import DetectorSettings, run_detect
 from ela.training.checkpoint import load, save_checkpoint
-from test_detect import write_attack
 
-T = 16
+T = NOISE_FRAMES
 TINY = {"backbone_cfg": {"width": 0.25, "window": T, "dropout": 0.0}}
 
 
@@ -70,8 +70,8 @@ def test_a_checkpoint_rebuilds_the_same_detector(tmp_path):
 def test_a_highpass_detector_finds_a_jitter_the_same_backbone_on_joints_misses(tmp_path):
     """1 cm of white noise on every joint, 24 training pairs: HCN on the joints stays at
     chance, the same HCN on the residual learns it."""
-    train = [f"jitter={write_attack(tmp_path / 'train', 'cw', 0.01, 1)}"]
-    test = [f"jitter={write_attack(tmp_path / 'test', 'cw', 0.01, 3)}"]
+    train = [f"jitter={noise_attack(tmp_path / 'train', 'cw', 0.01, 1)}"]
+    test = [f"jitter={noise_attack(tmp_path / 'test', 'cw', 0.01, 3)}"]
     rows = {}
     for model, cfg in (("highpass", TINY), ("hcn", TINY["backbone_cfg"])):
         settings = DetectorSettings(model=model, cfg=cfg, epochs=20, bootstrap=50,

@@ -80,8 +80,9 @@ RECOMMENDED: dict[str, dict[str, Any]] = {
 """Per model, the defence `ela train --adversarial recommended` trains: the one
 `scripts/select_defence.py` chose by its rule, fixed before training, on 96 MSR training-part
 samples (docs/robustness.md#defences): for hcn among PGD at 2, 4 and 6 cm, TRADES at 2 cm,
-rotation at 10° and 20° and the `dynamic` training at RMS 1, 2, 4 and 6 cm
-(docs/results/defence_msr/select.json: dynamic at 4 cm), for sgn among PGD at 2, 4 and 6 cm
+rotation at 10° and 20°, the `dynamic` training at RMS 1, 2, 4 and 6 cm and
+`dynamic-trades` at RMS 6 cm β 1 and 6 and 8 cm β 6 (docs/results/defence_msr/select.json:
+dynamic at 4 cm), for sgn among PGD at 2, 4 and 6 cm
 (select_sgn.json); 3 inner steps each. TrainConfig fields; flags given beside it win. Other
 models get hcn's (`recommended`)."""
 
