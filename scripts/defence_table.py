@@ -1,12 +1,14 @@
 """The defence tables of docs/robustness.md from a `scripts/real_data.sh defence-msr` folder.
 
 Reads the model cards ``ROOT/cards/MODEL/card.json`` (`ela card`; MODEL in `MODELS`, those
-present), the choices ``ROOT/select.json`` and ``ROOT/select_sgn.json``
-(`scripts/select_defence.py`), the transfer scores
-``ROOT/{transfer,transfer_sgn}/transfer.json`` (`ela eval DEFENDED --adversarial` on its
-plain model's test attacks) and writes ``ROOT/table.md`` (printed too) and ``ROOT/budget.png``:
+present), the choices ``ROOT/select.json``, ``ROOT/select_sgn.json`` and
+``ROOT/select_kfold.json`` (`scripts/select_defence.py`), the transfer scores
+``ROOT/{transfer,transfer_kfold,transfer_sgn}/transfer.json`` (`ela eval DEFENDED
+--adversarial` on its plain model's test attacks) and writes ``ROOT/table.md`` (printed
+too) and ``ROOT/budget.png``:
 
-1. per model (hcn plain, the chosen defence, the plain model guarded by the pooled
+1. per model (hcn plain, the chosen defence, the grouped k-fold judge's choice where
+   ``defence-kfold`` attacked it, the plain model guarded by the pooled
    detector and by feature squeezing; sgn plain, with its chosen defence and guarded by
    feature squeezing): clean
    accuracy, ELA's success and median ΔB/B to fool (× its plain model), C&W's median l∞ to
@@ -37,7 +39,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ela.files import atomic_write_bytes  # noqa: E402
 
-MODELS = ("plain", "chosen", "guarded", "squeezed", "sgn_plain", "sgn_chosen", "sgn_squeezed")
+MODELS = ("plain", "chosen", "kfold_chosen", "guarded", "squeezed", "sgn_plain", "sgn_chosen",
+          "sgn_squeezed")
 """Card folders, in table order; a model's "× plain" is against the plain model of its
 architecture (the sgn_ ones against sgn_plain)."""
 CURVES = ("pgd", "apgd")
@@ -45,7 +48,7 @@ CURVES = ("pgd", "apgd")
 GUARDS = {"guarded": ("hcn", "pooled detector"), "squeezed": ("hcn", "feature squeezing"),
           "sgn_squeezed": ("sgn", "feature squeezing")}
 #: defended model -> folder of `ela eval` on its plain model's ELA / C&W / PGD 2 cm attacks
-TRANSFER = {"chosen": "transfer", "sgn_chosen": "transfer_sgn"}
+TRANSFER = {"chosen": "transfer", "kfold_chosen": "transfer_kfold", "sgn_chosen": "transfer_sgn"}
 
 
 def read(path: Path) -> Any:
@@ -136,7 +139,9 @@ def tables(root: Path) -> str:
 
 def model_names(root: Path) -> dict[str, str]:
     hcn, sgn = (read(root / f"{stem}.json")["chosen"] for stem in ("select", "select_sgn"))
+    kfold = read(root / "select_kfold.json")
     return {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
+            "kfold_chosen": f"hcn, {kfold['chosen'] if kfold else '?'} (the k-fold judge's choice)",
             **{g: f"{arch}, plain + {name} (guard)" for g, (arch, name) in GUARDS.items()},
             "sgn_plain": "sgn, plain",
             "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}

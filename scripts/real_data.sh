@@ -49,6 +49,18 @@ choose() {  # choose ARCH PLAIN_RUN PLAIN_NAME CANDIDATE...: judge the plain run
     "$OUT/$R/$stem.json")
 }
 
+defence_tests() {  # defence_tests NAME RUN: the defence study's test attacks of RUN into
+  # $R/test/NAME: ELA at EARLIER_CFG, C&W, and PGD and APGD at each l∞ of DEFENCE_EPS
+  local e
+  attack $R/test/$1/ela $2 $T --method ela --cfg $EARLIER_CFG
+  attack $R/test/$1/cw $2 $T --method cw
+  for e in $DEFENCE_EPS; do
+    attack $R/test/$1/pgd_$e $2 $T --method pgd --cfg eps=$e steps=50
+    attack $R/test/$1/apgd_$e $2 $T --method apgd --cfg eps=$e steps=100
+  done
+}
+DEFENCE_EPS="0.005 0.01 0.02 0.04 0.08 0.16 0.32"
+
 set_aside_if_stale() {  # set_aside_if_stale DIR RUN [GUARD]: DIR's attacks were made on
   # another run, or against GUARD (a detector folder) at another threshold
   local dir=$1 made tau
@@ -406,7 +418,6 @@ for step in $STEPS; do
       # until the sixth round), 4 and 6 cm, chosen by the same rule on sgn's training part
       # (select_sgn.json), attacked the same way.
       R=defence_msr; A="$OUT/msr_hcn"; S="$OUT/msr_sgn"
-      EPS="0.005 0.01 0.02 0.04 0.08 0.16 0.32"
       [ -f "$S/metrics.json" ] || { echo "defence-msr needs the msr step's $S" >&2; exit 2; }
       M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
       M="$M --model hcn --epochs 120 --adv-steps 3"
@@ -448,13 +459,7 @@ for step in $STEPS; do
         case $m in plain) run=$A ;; chosen) run=$OUT/$R/$chosen ;; sgn_plain) run=$S ;;
           sgn_chosen) run=$OUT/$R/$sgn_chosen ;; esac
         set_aside_if_stale "$OUT/$R/test/$m" "$run"
-        bg bash -c "$(declare -f attack); OUT=$OUT ELA='$ELA' DEVICE=$DEVICE
-          attack $R/test/$m/ela $run $T --method ela --cfg $EARLIER_CFG
-          attack $R/test/$m/cw $run $T --method cw
-          for e in $EPS; do
-            attack $R/test/$m/pgd_\$e $run $T --method pgd --cfg eps=\$e steps=50
-            attack $R/test/$m/apgd_\$e $run $T --method apgd --cfg eps=\$e steps=100
-          done"
+        bg defence_tests $m "$run"
       done
       wait
       # the guards (thresholds set on the validation part): hcn by detect-msr's pooled
@@ -476,7 +481,7 @@ for step in $STEPS; do
         set_aside_if_stale "$OUT/$R/test/$name" "$run" "$guard"
         bg attack $R/test/$name/ela $run $T --method ela --cfg $EARLIER_CFG --guard "$guard"
         bg attack $R/test/$name/cw $run $T --method cw --guard "$guard"
-        for e in $EPS; do
+        for e in $DEFENCE_EPS; do
           bg attack $R/test/$name/pgd_$e $run $T --method pgd --cfg eps=$e steps=50 \
             --guard "$guard"
           bg attack $R/test/$name/apgd_$e $run $T --method apgd --cfg eps=$e steps=100 \
@@ -505,7 +510,7 @@ for step in $STEPS; do
     defence-kfold)
       # Issue 22: the grouped k-fold judge (scripts/fold_splits.py): the training part cut
       # into 3 folds by subject; plain hcn and the candidates in KFOLD (default hcn's PGD
-      # at 2 and 6 cm) trained once per fold without it, each judged on its held-out fold
+      # at 2 and 6 cm and `dynamic` at RMS 4 and 6 cm) trained once per fold without it, each judged on its held-out fold
       # (32 samples: ELA; PGD 2 cm), the folds pooled, the same rule
       # (select_defence.py --kfold -> select_kfold.json). A check of the training-part
       # judge, which attacks samples the candidates trained on.
@@ -515,10 +520,12 @@ for step in $STEPS; do
       M="--data $DATA/msr_action3d --format msr --label action --augment rotate:15 --frames 32"
       M="$M --model hcn --epochs 120"
       D="--data $DATA/msr_action3d --format msr --batch-size 32"
-      for c in plain ${KFOLD:-hcn_pgd_e2 hcn_pgd_e6}; do
+      for c in plain ${KFOLD:-hcn_pgd_e2 hcn_pgd_e6 hcn_dyn_e4 hcn_dyn_e6}; do
         case $c in
           plain) adv=() ;;
           hcn_pgd_e*) adv=(--adv-steps 3 --adversarial pgd --adv-eps 0.0${c#hcn_pgd_e}) ;;
+          hcn_dyn_e*) adv=(--adv-steps 3 --adversarial dynamic --adv-eps 0.0${c#hcn_dyn_e}
+                           --adv-bone-weight 1) ;;
           *) echo "defence-kfold: no recipe for $c" >&2; exit 2 ;;
         esac
         for k in 0 1 2; do
@@ -531,7 +538,22 @@ for step in $STEPS; do
         done
       done
       wait
-      $PY scripts/select_defence.py "$OUT/$R" --kfold ;;
+      $PY scripts/select_defence.py "$OUT/$R" --kfold
+      # the k-fold judge's choice (a run defence-msr trained) attacked on the test part as
+      # defence-msr attacks the rule's -> test/kfold_chosen, cards/kfold_chosen (a row of
+      # the defence tables)
+      run=$OUT/$R/$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
+        "$OUT/$R/select_kfold.json")
+      [ -f "$run/metrics.json" ] ||
+        { echo "defence-kfold: $run is not trained (the defence-msr step trains it)" >&2; exit 2; }
+      T="$D --samples ${SAMPLES:-32}"
+      set_aside_if_stale "$OUT/$R/test/kfold_chosen" "$run"
+      defence_tests kfold_chosen "$run"
+      $ELA eval "$run" --adversarial "$OUT"/$R/test/plain/{ela,cw,pgd_0.02} \
+        --out "$OUT/$R/transfer_kfold" > "$OUT/$R/transfer_kfold.log"
+      $ELA card "$run" --attacks "$OUT"/$R/test/kfold_chosen/{ela,cw,pgd_*,apgd_*} \
+        --selection "$OUT/$R/select_kfold.json" --out "$OUT/$R/cards/kfold_chosen" > /dev/null
+      $PY scripts/defence_table.py "$OUT/$R" ;;
     conf-msr|conf-bandai2)
       # How the margin an attack stops at (`conf`, logit units; ELA's default 0.5, C&W's
       # κ 0) trades its size against feature squeezing finding it: ELA at each conf of
