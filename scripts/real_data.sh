@@ -510,8 +510,9 @@ for step in $STEPS; do
     defence-kfold)
       # Issue 22: the grouped k-fold judge (scripts/fold_splits.py): the training part cut
       # into 3 folds by subject; plain hcn and the candidates in KFOLD (default hcn's PGD
-      # at 2 and 6 cm and `dynamic` at RMS 4 and 6 cm) trained once per fold without it, each judged on its held-out fold
-      # (32 samples: ELA; PGD 2 cm), the folds pooled, the same rule
+      # at 2 and 6 cm and `dynamic` at RMS 4 and 6 cm) trained once per fold without it,
+      # each judged on its held-out fold (32 samples: ELA; PGD 2 cm), the folds pooled, the
+      # same rule
       # (select_defence.py --kfold -> select_kfold.json). A check of the training-part
       # judge, which attacks samples the candidates trained on.
       R=defence_msr; F=$OUT/$R/folds
