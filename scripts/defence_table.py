@@ -139,12 +139,13 @@ def tables(root: Path) -> str:
 
 def model_names(root: Path) -> dict[str, str]:
     hcn, sgn = (read(root / f"{stem}.json")["chosen"] for stem in ("select", "select_sgn"))
-    kfold = read(root / "select_kfold.json")
-    return {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
-            "kfold_chosen": f"hcn, {kfold['chosen'] if kfold else '?'} (the k-fold judge's choice)",
-            **{g: f"{arch}, plain + {name} (guard)" for g, (arch, name) in GUARDS.items()},
-            "sgn_plain": "sgn, plain",
-            "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}
+    names = {"plain": "hcn, plain", "chosen": f"hcn, {hcn} (chosen by the rule)",
+             **{g: f"{arch}, plain + {name} (guard)" for g, (arch, name) in GUARDS.items()},
+             "sgn_plain": "sgn, plain",
+             "sgn_chosen": f"sgn, {sgn} (chosen by the rule)"}
+    if kfold := read(root / "select_kfold.json"):  # its card exists only after defence-kfold
+        names["kfold_chosen"] = f"hcn, {kfold['chosen']} (the k-fold judge's choice)"
+    return names
 
 
 def plot_budget(root: Path, out: Path) -> None:

@@ -45,8 +45,11 @@ choose() {  # choose ARCH PLAIN_RUN PLAIN_NAME CANDIDATE...: judge the plain run
   wait
   $PY scripts/select_defence.py "$OUT/$R" --plain "$plain" --arch "$arch"
   [ "$arch" = hcn ] || stem=select_$arch
-  CHOICE=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
-    "$OUT/$R/$stem.json")
+  CHOICE=$(chosen_in "$OUT/$R/$stem.json")
+}
+
+chosen_in() {  # chosen_in SELECT_JSON: the run scripts/select_defence.py chose there
+  $PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" "$1"
 }
 
 defence_tests() {  # defence_tests NAME RUN: the defence study's test attacks of RUN into
@@ -543,8 +546,7 @@ for step in $STEPS; do
       # the k-fold judge's choice (a run defence-msr trained) attacked on the test part as
       # defence-msr attacks the rule's -> test/kfold_chosen, cards/kfold_chosen (a row of
       # the defence tables)
-      run=$OUT/$R/$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" \
-        "$OUT/$R/select_kfold.json")
+      run=$OUT/$R/$(chosen_in "$OUT/$R/select_kfold.json")
       [ -f "$run/metrics.json" ] ||
         { echo "defence-kfold: $run is not trained (the defence-msr step trains it)" >&2; exit 2; }
       T="$D --samples ${SAMPLES:-32}"

@@ -6,6 +6,7 @@ import argparse
 
 from ela.cli.common import DEVICE_HELP, add_data_args, at_least, parse_cfg, print_metrics, read_data
 from ela.errors import ElaError
+from ela.training.adversarial import METHODS as ADVERSARIAL_METHODS
 from ela.training.loop import TrainConfig
 
 TRAIN_DEFAULTS = TrainConfig()
@@ -184,8 +185,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="validation score that picks the best epoch (default "
                             f"{TRAIN_DEFAULTS.monitor})")
     train.add_argument("--adversarial", default=None,
-                       choices=["pgd", "trades", "dynamic", "dynamic-trades", "rotation",
-                                "recommended"],
+                       choices=[*ADVERSARIAL_METHODS, "recommended"],
                        help="adversarial training: pgd (Madry: train on attacked batches) or "
                             "trades (clean loss + β·KL to the attacked batch), attacks in an "
                             "l∞ ball of --adv-eps metres with a bone-length penalty; dynamic: "
